@@ -1,0 +1,220 @@
+//! The blocking API: the async core driven on one shared runtime. No logic of its own.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::engine::EngineKind;
+use crate::error::Result;
+use crate::options::ContainerOptions;
+use crate::runtime::block_on;
+use crate::types::{BufferSnapshot, ExecResult, Lang, StreamChunk};
+use crate::{aio, aio::Container as AsyncContainer};
+
+/// Creates and starts a sandbox.
+pub fn create_new_container(options: ContainerOptions) -> Result<Container> {
+    block_on(aio::create_new_container(options)).map(Container::from)
+}
+
+/// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
+/// dropped, the container is removed.
+#[derive(Debug, Clone)]
+pub struct Container {
+    inner: AsyncContainer,
+}
+
+impl From<AsyncContainer> for Container {
+    fn from(inner: AsyncContainer) -> Self {
+        Container { inner }
+    }
+}
+
+impl Container {
+    /// The async handle to the same container.
+    pub fn as_async(&self) -> &AsyncContainer {
+        &self.inner
+    }
+
+    /// The engine's id of the container.
+    pub fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// Same as [`Container::id`], under the reference's name.
+    pub fn container_id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// The container's name, which is also its name on the engine.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The engine socket this container lives on.
+    pub fn socket_path(&self) -> &Path {
+        self.inner.socket_path()
+    }
+
+    /// Whether `shutdown` keeps the container (stopped) instead of removing it.
+    pub fn persist(&self) -> bool {
+        self.inner.persist()
+    }
+
+    /// Which engine runs the container.
+    pub fn engine_kind(&self) -> EngineKind {
+        self.inner.engine_kind()
+    }
+
+    /// Runs a shell command and waits for it, with the container's default timeout and output cap.
+    pub fn run(&self, command: impl Into<String> + Send) -> Result<ExecResult> {
+        block_on(self.inner.run(command))
+    }
+
+    /// A command to configure (language, timeout, output cap) and then run, stream or spawn.
+    pub fn command(&self, command: impl Into<String>) -> Command {
+        Command {
+            inner: self.inner.command(command),
+        }
+    }
+
+    /// Calls `f(container, text)` with the stdout of every detached process of this container.
+    pub fn on_stdout(&self, f: impl Fn(&Container, &str) + Send + Sync + 'static) {
+        self.inner
+            .on_stdout(move |c, data| f(&Container::from(c.clone()), data));
+    }
+
+    /// Calls `f(container, text)` with the stderr of every detached process of this container.
+    pub fn on_stderr(&self, f: impl Fn(&Container, &str) + Send + Sync + 'static) {
+        self.inner
+            .on_stderr(move |c, data| f(&Container::from(c.clone()), data));
+    }
+
+    /// Calls `f(container, exit_code)` when a detached process of this container ends.
+    pub fn on_exit(&self, f: impl Fn(&Container, i64) + Send + Sync + 'static) {
+        self.inner
+            .on_exit(move |c, code| f(&Container::from(c.clone()), code));
+    }
+
+    /// Stops the container and, unless it is persistent, removes it.
+    pub fn shutdown(&self, force: bool) -> Result<()> {
+        block_on(self.inner.shutdown(force))
+    }
+}
+
+/// A command being configured; finish with [`run`](Command::run), [`stream`](Command::stream)
+/// or [`spawn`](Command::spawn).
+#[derive(Debug, Clone)]
+pub struct Command {
+    inner: aio::Command,
+}
+
+impl Command {
+    /// How the command string is interpreted (default: shell).
+    pub fn lang(self, lang: Lang) -> Self {
+        Command {
+            inner: self.inner.lang(lang),
+        }
+    }
+
+    /// Kill the command (and all it started) after this long.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        Command {
+            inner: self.inner.timeout(timeout),
+        }
+    }
+
+    /// Most bytes of output kept, stdout and stderr together (default 10 MiB).
+    pub fn max_output(self, bytes: usize) -> Self {
+        Command {
+            inner: self.inner.max_output(bytes),
+        }
+    }
+
+    /// Ring-buffer size of a detached process, half for each stream (default 1 MiB).
+    pub fn buffer_capacity(self, bytes: usize) -> Self {
+        Command {
+            inner: self.inner.buffer_capacity(bytes),
+        }
+    }
+
+    /// Runs to completion (or the timeout) and returns everything it printed.
+    pub fn run(self) -> Result<ExecResult> {
+        block_on(self.inner.run())
+    }
+
+    /// Starts the command; iterate for its output as it arrives.
+    pub fn stream(self) -> Result<ExecStream> {
+        block_on(self.inner.stream()).map(|inner| ExecStream { inner })
+    }
+
+    /// Starts the command in the background.
+    pub fn spawn(self) -> Result<Process> {
+        block_on(self.inner.spawn()).map(|inner| Process { inner })
+    }
+}
+
+/// The output of a streaming command: an iterator of chunks, then [`ExecStream::result`].
+/// Dropping it before the end kills the command.
+#[derive(Debug)]
+pub struct ExecStream {
+    inner: aio::ExecStream,
+}
+
+impl ExecStream {
+    /// The final result, once iteration has ended.
+    pub fn result(&self) -> Option<&ExecResult> {
+        self.inner.result()
+    }
+}
+
+impl Iterator for ExecStream {
+    type Item = Result<StreamChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(self.inner.next())
+    }
+}
+
+/// A command running in the background.
+#[derive(Debug, Clone)]
+pub struct Process {
+    inner: aio::Process,
+}
+
+impl Process {
+    /// Whether the command is still running.
+    pub fn is_running(&self) -> Result<bool> {
+        block_on(self.inner.is_running())
+    }
+
+    /// Buffered output, which is then cleared.
+    pub fn read(&self) -> BufferSnapshot {
+        self.inner.read()
+    }
+
+    /// Buffered output, left in place.
+    pub fn peek(&self) -> BufferSnapshot {
+        self.inner.peek()
+    }
+
+    /// Bytes currently buffered, both streams together.
+    pub fn buffer_size(&self) -> usize {
+        self.inner.buffer_size()
+    }
+
+    /// Whether output was ever evicted from the buffer unread.
+    pub fn buffer_overflow(&self) -> bool {
+        self.inner.buffer_overflow()
+    }
+
+    /// Waits for the end (see [`aio::Process::wait`]).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<ExecResult> {
+        block_on(self.inner.wait(timeout))
+    }
+
+    /// Sends `signal` to the command and every process it started.
+    pub fn kill(&self, signal: i32) -> Result<usize> {
+        block_on(self.inner.kill(signal))
+    }
+}

@@ -1,0 +1,323 @@
+//! Everything about talking to Docker or Podman: finding the socket, negotiating the API version,
+//! mapping engine failures to our typed errors, and each engine's quirks. Nothing above this module
+//! knows which engine it talks to.
+
+mod errors;
+mod socket;
+
+pub use socket::{Discovery, PRIVATE_SERVICE_IDLE};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecInspectResponse};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
+    RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
+use futures::Stream;
+
+use crate::error::{Error, Result};
+use errors::Ctx;
+
+/// Which engine answers on the socket. Only used for the few places where they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Docker,
+    Podman,
+}
+
+/// One demultiplexed frame of an exec's output.
+pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput>> + Send>>;
+
+/// A connection to one engine. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    docker: Docker,
+    socket_path: Arc<PathBuf>,
+    kind: EngineKind,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("socket_path", &self.socket_path)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+/// What `/version` told us about a socket. Cached per path so that creating many sandboxes pays
+/// the negotiation once, while every caller still gets a client bound to its own runtime.
+#[derive(Clone, Copy)]
+struct Negotiated {
+    version: (usize, usize),
+    kind: EngineKind,
+}
+
+fn negotiated_cache() -> &'static Mutex<HashMap<PathBuf, Negotiated>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Negotiated>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Every engine we support (Docker ≥ 20.10, Podman ≥ 4) accepts this version; it is only used
+/// to ask `/version` which one to speak.
+const BOOTSTRAP_VERSION: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+/// Request head timeout in seconds (streams are not bounded by it).
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+impl Engine {
+    /// Connects to the socket named (or discovered, see [`Discovery`]) and negotiates the API
+    /// version.
+    pub(crate) async fn connect(explicit_socket: Option<&Path>) -> Result<Engine> {
+        let socket_path = match explicit_socket {
+            Some(p) => socket::strip_scheme(p),
+            None => Discovery::from_env().discover().await?,
+        };
+        Self::connect_to(&socket_path).await
+    }
+
+    pub(crate) async fn connect_to(socket_path: &Path) -> Result<Engine> {
+        let cached = negotiated_cache().lock().unwrap().get(socket_path).copied();
+        let negotiated = match cached {
+            Some(n) => n,
+            None => {
+                let n = Self::negotiate(socket_path).await?;
+                negotiated_cache()
+                    .lock()
+                    .unwrap()
+                    .insert(socket_path.to_path_buf(), n);
+                n
+            }
+        };
+        let version = ClientVersion {
+            major_version: negotiated.version.0,
+            minor_version: negotiated.version.1,
+        };
+        Ok(Engine {
+            docker: Self::client(socket_path, &version)?,
+            socket_path: Arc::new(socket_path.to_path_buf()),
+            kind: negotiated.kind,
+        })
+    }
+
+    fn client(socket_path: &Path, version: &ClientVersion) -> Result<Docker> {
+        let path = socket_path.to_string_lossy();
+        Docker::connect_with_unix(&path, REQUEST_TIMEOUT_SECS, version).map_err(|e| {
+            Error::SocketConnection {
+                socket_path: socket_path.to_path_buf(),
+                detail: e.to_string(),
+            }
+        })
+    }
+
+    async fn negotiate(socket_path: &Path) -> Result<Negotiated> {
+        let docker = Self::client(socket_path, &BOOTSTRAP_VERSION)?;
+        let v = docker
+            .version()
+            .await
+            .map_err(|e| Error::SocketConnection {
+                socket_path: socket_path.to_path_buf(),
+                detail: errors::describe(&e),
+            })?;
+        let is_podman = v
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.to_ascii_lowercase().contains("podman"))
+            || v.platform
+                .as_ref()
+                .is_some_and(|p| p.name.to_ascii_lowercase().contains("podman"));
+        let server = v
+            .api_version
+            .as_deref()
+            .and_then(parse_api_version)
+            .ok_or_else(|| Error::communication("the engine did not report its API version"))?;
+        let ours = (
+            API_DEFAULT_VERSION.major_version,
+            API_DEFAULT_VERSION.minor_version,
+        );
+        Ok(Negotiated {
+            version: server.min(ours),
+            kind: if is_podman {
+                EngineKind::Podman
+            } else {
+                EngineKind::Docker
+            },
+        })
+    }
+
+    fn fail(&self, e: bollard::errors::Error, ctx: Ctx<'_>) -> Error {
+        errors::map(e, &self.socket_path, ctx)
+    }
+
+    pub(crate) fn socket_path(&self) -> &Path {
+        &self.socket_path
+    }
+
+    pub(crate) fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub(crate) async fn create_container(
+        &self,
+        name: &str,
+        image: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String> {
+        let opts = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Create { name, image }))?;
+        Ok(created.id)
+    }
+
+    pub(crate) async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(id)))
+    }
+
+    pub(crate) async fn stop_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        let opts = StopContainerOptions {
+            t: Some(grace_secs),
+            signal: None,
+        };
+        match self.docker.stop_container(id, Some(opts)).await {
+            // 304: already stopped — stopping is idempotent for us.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            r => r.map_err(|e| self.fail(e, Ctx::Container(id))),
+        }
+    }
+
+    pub(crate) async fn remove_container(&self, id: &str, force: bool) -> Result<()> {
+        let opts = RemoveContainerOptions {
+            force,
+            v: true,
+            link: false,
+        };
+        self.docker
+            .remove_container(id, Some(opts))
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(id)))
+    }
+
+    pub(crate) async fn inspect_container(&self, id: &str) -> Result<ContainerInspectResponse> {
+        self.docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(id)))
+    }
+
+    /// Ids of containers carrying all the given `key=value` labels.
+    pub(crate) async fn list_labelled(&self, labels: &[&str]) -> Result<Vec<String>> {
+        let mut filters = HashMap::new();
+        filters.insert(
+            "label".to_string(),
+            labels.iter().map(|l| l.to_string()).collect(),
+        );
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.fail(e, Ctx::Engine))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    pub(crate) async fn create_exec(
+        &self,
+        container_id: &str,
+        cmd: Vec<String>,
+        env: Vec<String>,
+        user: Option<&str>,
+    ) -> Result<String> {
+        let opts = CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(false),
+            tty: Some(false),
+            cmd: Some(cmd),
+            env: Some(env),
+            user: user.map(str::to_string),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(container_id, opts)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(container_id)))?;
+        Ok(created.id)
+    }
+
+    /// Starts an exec and returns its demultiplexed output. The stream ends when every holder of
+    /// the process's stdout and stderr has closed them.
+    pub(crate) async fn start_exec(&self, exec_id: &str) -> Result<OutputStream> {
+        use futures::TryStreamExt;
+        let opts = StartExecOptions {
+            detach: false,
+            tty: false,
+            // bollard only uses this as the read buffer size: larger means fewer, bigger frames.
+            output_capacity: Some(64 * 1024),
+        };
+        match self
+            .docker
+            .start_exec(exec_id, Some(opts))
+            .await
+            .map_err(|e| self.fail(e, Ctx::Engine))?
+        {
+            StartExecResults::Attached { output, .. } => {
+                let engine = self.clone();
+                Ok(Box::pin(output.map_err(move |e| engine.fail(e, Ctx::Engine))))
+            }
+            StartExecResults::Detached => Err(Error::communication(
+                "the engine started the exec detached although we asked to attach",
+            )),
+        }
+    }
+
+    pub(crate) async fn inspect_exec(&self, exec_id: &str) -> Result<ExecInspectResponse> {
+        self.docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Engine))
+    }
+}
+
+fn parse_api_version(s: &str) -> Option<(usize, usize)> {
+    let (major, minor) = s.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_api_versions() {
+        assert_eq!(parse_api_version("1.41"), Some((1, 41)));
+        assert_eq!(parse_api_version("1.4x"), None);
+        assert_eq!(parse_api_version("141"), None);
+    }
+}

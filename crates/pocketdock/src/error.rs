@@ -1,0 +1,95 @@
+//! The library's error type. Variants mirror the reference's exception hierarchy
+//! (`PocketDockError › SocketError · ContainerError · ImageNotFound …`) so that the Python
+//! package can map them one to one; the `is_*` methods answer the hierarchy's group questions.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in pocketdock.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The engine socket exists (or was named) but a connection to it failed.
+    #[error("cannot connect to the engine socket {}: {detail}", socket_path.display())]
+    SocketConnection { socket_path: PathBuf, detail: String },
+
+    /// Connected, but the conversation with the engine broke down (bad response, dropped stream).
+    #[error("engine communication failed: {detail}")]
+    SocketCommunication { detail: String },
+
+    /// No engine socket answers and none could be started.
+    #[error("no container engine is running: {hint}")]
+    PodmanNotRunning { hint: String },
+
+    /// The engine knows no container by that id or name.
+    #[error("container {container_id} not found: {detail}")]
+    ContainerNotFound { container_id: String, detail: String },
+
+    /// The container exists but is stopped, so nothing can run in it.
+    #[error("container {container_id} is not running: {detail}")]
+    ContainerNotRunning { container_id: String, detail: String },
+
+    /// The container existed when we last looked and has since been removed behind our back.
+    #[error("container {container_id} is gone: {detail}")]
+    ContainerGone { container_id: String, detail: String },
+
+    /// Any other engine-side failure concerning one container.
+    #[error("container {container_id}: {detail}")]
+    Container { container_id: String, detail: String },
+
+    /// The image is not present locally (nothing is ever pulled: we are offline).
+    #[error("image {image} not found locally; build or import it first (pocketdock works offline and never pulls)")]
+    ImageNotFound { image: String },
+
+    /// A caller-supplied value was rejected before anything was sent to the engine.
+    #[error("invalid argument: {detail}")]
+    InvalidArgument { detail: String },
+}
+
+impl Error {
+    /// The reference's `SocketError` group: the engine could not be reached or understood.
+    pub fn is_socket_error(&self) -> bool {
+        matches!(
+            self,
+            Error::SocketConnection { .. }
+                | Error::SocketCommunication { .. }
+                | Error::PodmanNotRunning { .. }
+        )
+    }
+
+    /// The reference's `ContainerError` group.
+    pub fn is_container_error(&self) -> bool {
+        matches!(
+            self,
+            Error::ContainerNotFound { .. }
+                | Error::ContainerNotRunning { .. }
+                | Error::ContainerGone { .. }
+                | Error::Container { .. }
+        )
+    }
+
+    /// The container id the error concerns, where there is one.
+    pub fn container_id(&self) -> Option<&str> {
+        match self {
+            Error::ContainerNotFound { container_id, .. }
+            | Error::ContainerNotRunning { container_id, .. }
+            | Error::ContainerGone { container_id, .. }
+            | Error::Container { container_id, .. } => Some(container_id),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn communication(detail: impl std::fmt::Display) -> Self {
+        Error::SocketCommunication {
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// `Result` with pocketdock's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,61 @@
+//! Signalling a command and everything it started, inside the container.
+//!
+//! Every exec carries a random token in its environment, which its children inherit — even those
+//! that leave its process group or are re-parented to init. Killing scans `/proc` in the container
+//! for that token and signals each match. The engine's host-side PID is never used: it means
+//! nothing inside the container's PID namespace (the reference's `kill()` signalled nothing).
+
+use futures::StreamExt;
+
+use crate::engine::Engine;
+use crate::error::Result;
+
+/// Name of the environment variable that marks an exec's processes.
+pub(crate) const TOKEN_VAR: &str = "POCKETDOCK_EXEC";
+
+/// `$1` signal number, `$2` token. Prints how many processes were signalled. For SIGKILL it
+/// repeats until nothing carries the token, so that a fork racing the scan cannot escape.
+const KILL_SCRIPT: &str = r#"sig=$1; mark="POCKETDOCK_EXEC=$2"; rounds=1
+[ "$sig" = 9 ] && rounds=50
+total=0
+while [ "$rounds" -gt 0 ]; do
+  found=0
+  for d in /proc/[0-9]*; do
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$mark"; then
+      kill -"$sig" "${d#/proc/}" 2>/dev/null && found=$((found + 1))
+    fi
+  done
+  total=$((total + found))
+  [ "$found" -eq 0 ] && break
+  rounds=$((rounds - 1))
+done
+echo "$total""#;
+
+/// Sends `signal` to every process of the exec marked with `token`; returns how many got it.
+pub(crate) async fn signal_tree(
+    engine: &Engine,
+    container_id: &str,
+    token: &str,
+    signal: i32,
+) -> Result<usize> {
+    let argv = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        KILL_SCRIPT.to_string(),
+        "pocketdock-kill".to_string(),
+        signal.to_string(),
+        token.to_string(),
+    ];
+    // As root: the command may have switched users, and /proc/PID/environ is owner-only.
+    let exec_id = engine
+        .create_exec(container_id, argv, Vec::new(), Some("0"))
+        .await?;
+    let mut output = engine.start_exec(&exec_id).await?;
+    let mut stdout = Vec::new();
+    while let Some(frame) = output.next().await {
+        if let bollard::container::LogOutput::StdOut { message } = frame? {
+            stdout.extend_from_slice(&message);
+        }
+    }
+    Ok(String::from_utf8_lossy(&stdout).trim().parse().unwrap_or(0))
+}

@@ -1,0 +1,183 @@
+//! Detached mode: a background command whose output fills a ring buffer and feeds callbacks.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::execution::Killer;
+use super::Execution;
+use crate::buffer::OutputBuffer;
+use crate::container::{Container, Inner};
+use crate::error::{Error, Result};
+use crate::types::{BufferSnapshot, ExecResult, StreamKind};
+use crate::utf8::Utf8Decoder;
+
+/// How a detached process ended, as seen by its reading task.
+#[derive(Debug, Clone)]
+enum End {
+    Exited { exit_code: i64, timed_out: bool },
+    Failed(Error),
+}
+
+/// A command running in the background. Dropping the handle leaves it running; it ends with
+/// its container at the latest.
+#[derive(Debug, Clone)]
+pub struct Process {
+    shared: Arc<Shared>,
+    killer: Killer,
+    started: tokio::time::Instant,
+}
+
+#[derive(Debug)]
+struct Shared {
+    buffer: Mutex<OutputBuffer>,
+    end: watch::Sender<Option<End>>,
+}
+
+impl Process {
+    /// Starts the reading task that owns `exec` for the rest of its life.
+    pub(crate) fn start(exec: Execution, container: Weak<Inner>, buffer_capacity: usize) -> Self {
+        let (end, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(OutputBuffer::new(buffer_capacity)),
+            end,
+        });
+        let process = Process {
+            shared: shared.clone(),
+            killer: exec.killer(),
+            started: exec.started(),
+        };
+        tokio::spawn(read_loop(exec, shared, container));
+        process
+    }
+
+    /// Whether the command is still running.
+    pub async fn is_running(&self) -> Result<bool> {
+        Ok(self.shared.end.borrow().is_none())
+    }
+
+    /// Buffered output, which is then cleared.
+    pub fn read(&self) -> BufferSnapshot {
+        self.buffer().drain()
+    }
+
+    /// Buffered output, left in place.
+    pub fn peek(&self) -> BufferSnapshot {
+        self.buffer().peek()
+    }
+
+    /// Bytes currently buffered, both streams together.
+    pub fn buffer_size(&self) -> usize {
+        self.buffer().len()
+    }
+
+    /// Whether output was ever evicted from the buffer unread.
+    pub fn buffer_overflow(&self) -> bool {
+        self.buffer().overflowed()
+    }
+
+    /// Waits for the command to end and returns its exit code with the output still buffered.
+    /// If `timeout` passes first, the result says `timed_out` (exit code -1) and the command is
+    /// left running — call [`Process::kill`] to end it.
+    pub async fn wait(&self, timeout: Option<Duration>) -> Result<ExecResult> {
+        let mut end = self.shared.end.subscribe();
+        let waited = async {
+            // The sender lives in `self.shared`, so this cannot fail while we hold `self`.
+            let _ = end.wait_for(Option::is_some).await;
+        };
+        let finished = match timeout {
+            Some(t) => tokio::time::timeout(t, waited).await.is_ok(),
+            None => {
+                waited.await;
+                true
+            }
+        };
+        let end = self.shared.end.borrow().clone();
+        let (exit_code, timed_out) = match (finished, end) {
+            (true, Some(End::Exited {
+                exit_code,
+                timed_out,
+            })) => (exit_code, timed_out),
+            (true, Some(End::Failed(e))) => return Err(e),
+            _ => (-1, true),
+        };
+        let snapshot = self.peek();
+        Ok(ExecResult {
+            exit_code,
+            stdout: snapshot.stdout,
+            stderr: snapshot.stderr,
+            duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            timed_out,
+            truncated: self.buffer_overflow(),
+            raw: None,
+        })
+    }
+
+    /// Sends `signal` (15 = SIGTERM, 9 = SIGKILL, …) to the command and every process it
+    /// started. Returns how many processes received it (0 once it has ended).
+    pub async fn kill(&self, signal: i32) -> Result<usize> {
+        if !(1..=64).contains(&signal) {
+            return Err(Error::invalid(format!("{signal} is not a signal number")));
+        }
+        if self.shared.end.borrow().is_some() {
+            return Ok(0);
+        }
+        self.killer.signal(signal).await
+    }
+
+    fn buffer(&self) -> std::sync::MutexGuard<'_, OutputBuffer> {
+        self.shared
+            .buffer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn read_loop(mut exec: Execution, shared: Arc<Shared>, container: Weak<Inner>) {
+    let mut stdout = Utf8Decoder::default();
+    let mut stderr = Utf8Decoder::default();
+    let deliver = |stream: StreamKind, data: String| {
+        if data.is_empty() {
+            return;
+        }
+        shared
+            .buffer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(stream, &data);
+        if let Some(inner) = container.upgrade() {
+            let container = Container::from_inner(inner);
+            container.callbacks().output(&container, stream, &data);
+        }
+    };
+    let failure = loop {
+        match exec.next_frame().await {
+            Ok(Some((StreamKind::Stdout, bytes))) => {
+                deliver(StreamKind::Stdout, stdout.decode(&bytes))
+            }
+            Ok(Some((StreamKind::Stderr, bytes))) => {
+                deliver(StreamKind::Stderr, stderr.decode(&bytes))
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    deliver(StreamKind::Stdout, stdout.finish());
+    deliver(StreamKind::Stderr, stderr.finish());
+    let end = match failure {
+        Some(e) => End::Failed(e),
+        None => match exec.finish().await {
+            Ok(outcome) => End::Exited {
+                exit_code: outcome.exit_code,
+                timed_out: outcome.timed_out,
+            },
+            Err(e) => End::Failed(e),
+        },
+    };
+    if let (End::Exited { exit_code, .. }, Some(inner)) = (&end, container.upgrade()) {
+        let container = Container::from_inner(inner);
+        container.callbacks().exit(&container, *exit_code);
+    }
+    shared.end.send_replace(Some(end));
+}

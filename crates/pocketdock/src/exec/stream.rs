@@ -1,0 +1,115 @@
+//! Streaming mode: text chunks as they arrive, then the final result.
+
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+
+use super::run::CappedOutput;
+use super::Execution;
+use crate::error::Result;
+use crate::types::{ExecResult, StreamChunk, StreamKind};
+use crate::utf8::Utf8Decoder;
+
+/// The output of a streaming command. Yields [`StreamChunk`]s as they arrive, never splitting a
+/// character; after the last one, [`ExecStream::result`] holds the [`ExecResult`] (its text
+/// capped at `max_output`). Dropping it before the end kills the command.
+pub struct ExecStream {
+    chunks: BoxStream<'static, Result<StreamChunk>>,
+    result: Arc<OnceLock<ExecResult>>,
+}
+
+impl std::fmt::Debug for ExecStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecStream")
+            .field("result", &self.result.get())
+            .finish()
+    }
+}
+
+struct State {
+    exec: Execution,
+    stdout: Utf8Decoder,
+    stderr: Utf8Decoder,
+    collected: CappedOutput,
+    result: Arc<OnceLock<ExecResult>>,
+    done: bool,
+}
+
+impl ExecStream {
+    pub(crate) fn new(exec: Execution, max_output: usize) -> Self {
+        let result = Arc::new(OnceLock::new());
+        let state = State {
+            exec,
+            stdout: Utf8Decoder::default(),
+            stderr: Utf8Decoder::default(),
+            collected: CappedOutput::new(max_output),
+            result: result.clone(),
+            done: false,
+        };
+        ExecStream {
+            chunks: futures::stream::unfold(state, next_chunk).boxed(),
+            result,
+        }
+    }
+
+    /// The final result, once the stream has ended.
+    pub fn result(&self) -> Option<&ExecResult> {
+        self.result.get()
+    }
+}
+
+impl Stream for ExecStream {
+    type Item = Result<StreamChunk>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.poll_next_unpin(cx)
+    }
+}
+
+async fn next_chunk(mut st: State) -> Option<(Result<StreamChunk>, State)> {
+    if st.done {
+        return None;
+    }
+    loop {
+        match st.exec.next_frame().await {
+            Ok(Some((stream, bytes))) => {
+                st.collected.push(stream, &bytes);
+                let data = match stream {
+                    StreamKind::Stdout => st.stdout.decode(&bytes),
+                    StreamKind::Stderr => st.stderr.decode(&bytes),
+                };
+                if !data.is_empty() {
+                    return Some((Ok(StreamChunk { stream, data }), st));
+                }
+            }
+            Ok(None) => {
+                // An incomplete character left at the very end: one U+FFFD, as lossy decoding.
+                for stream in [StreamKind::Stdout, StreamKind::Stderr] {
+                    let data = match stream {
+                        StreamKind::Stdout => st.stdout.finish(),
+                        StreamKind::Stderr => st.stderr.finish(),
+                    };
+                    if !data.is_empty() {
+                        return Some((Ok(StreamChunk { stream, data }), st));
+                    }
+                }
+                st.done = true;
+                return match st.exec.finish().await {
+                    Ok(outcome) => {
+                        let collected = std::mem::replace(&mut st.collected, CappedOutput::new(0));
+                        let _ = st.result.set(collected.into_result(outcome));
+                        None
+                    }
+                    Err(e) => Some((Err(e), st)),
+                };
+            }
+            Err(e) => {
+                st.done = true;
+                return Some((Err(e), st));
+            }
+        }
+    }
+}

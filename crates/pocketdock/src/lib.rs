@@ -1,0 +1,42 @@
+//! pocketdock: offline container sandboxes over the local Podman or Docker socket.
+//!
+//! ```no_run
+//! use pocketdock::{create_new_container, ContainerOptions};
+//! let c = create_new_container(ContainerOptions::default())?;
+//! let r = c.run("echo hello")?;
+//! assert_eq!(r.stdout, "hello\n");
+//! c.shutdown(false)?;
+//! # Ok::<(), pocketdock::Error>(())
+//! ```
+//!
+//! The crate root is the blocking API; [`aio`] has the same names as `async fn`s.
+
+mod blocking;
+mod buffer;
+mod callbacks;
+mod container;
+pub mod engine;
+mod error;
+mod exec;
+mod options;
+mod runtime;
+mod types;
+mod utf8;
+
+pub use blocking::{create_new_container, Command, Container, ExecStream, Process};
+pub use container::labels;
+pub use engine::EngineKind;
+pub use error::{Error, Result};
+pub use options::{
+    ContainerOptions, DEFAULT_BUFFER_CAPACITY, DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT,
+};
+pub use types::{BufferSnapshot, ExecResult, Lang, StreamChunk, StreamKind};
+
+/// The async API: the same names as the crate root, as `async fn`s; streams implement
+/// `futures::Stream`.
+pub mod aio {
+    pub use crate::container::{create_new_container, Command, Container};
+    pub use crate::exec::process::Process;
+    pub use crate::exec::stream::ExecStream;
+}
+
