@@ -33,10 +33,7 @@ impl Callbacks {
     }
 
     pub(crate) fn add_exit(&self, f: ExitCallback) {
-        self.exit
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(f);
+        self.exit.write().unwrap_or_else(|e| e.into_inner()).push(f);
     }
 
     pub(crate) fn output(&self, container: &Container, stream: StreamKind, data: &str) {

@@ -12,11 +12,11 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use crate::callbacks::Callbacks;
 use crate::engine::{Engine, EngineKind};
 use crate::error::{Error, Result};
+use crate::exec::process::Process;
+use crate::exec::stream::ExecStream;
 use crate::exec::{self, CommandSpec, Execution};
 use crate::options::ContainerOptions;
 use crate::types::{ExecResult, Lang, StreamKind};
-use crate::exec::process::Process;
-use crate::exec::stream::ExecStream;
 
 /// Label keys pocketdock puts on its containers.
 pub mod labels {
@@ -79,7 +79,10 @@ fn default_name() -> String {
 }
 
 fn validate_name(name: &str) -> Result<()> {
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
@@ -252,7 +255,9 @@ impl Drop for Inner {
         });
         match removal.join() {
             Ok(Ok(())) | Ok(Err(Error::ContainerNotFound { .. })) => {}
-            Ok(Err(e)) => tracing::warn!(container = %self.id, "removing a dropped sandbox failed: {e}"),
+            Ok(Err(e)) => {
+                tracing::warn!(container = %self.id, "removing a dropped sandbox failed: {e}")
+            }
             Err(_) => tracing::warn!(container = %self.id, "removing a dropped sandbox panicked"),
         }
     }

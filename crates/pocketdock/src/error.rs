@@ -10,7 +10,10 @@ use std::path::PathBuf;
 pub enum Error {
     /// The engine socket exists (or was named) but a connection to it failed.
     #[error("cannot connect to the engine socket {}: {detail}", socket_path.display())]
-    SocketConnection { socket_path: PathBuf, detail: String },
+    SocketConnection {
+        socket_path: PathBuf,
+        detail: String,
+    },
 
     /// Connected, but the conversation with the engine broke down (bad response, dropped stream).
     #[error("engine communication failed: {detail}")]
@@ -22,19 +25,31 @@ pub enum Error {
 
     /// The engine knows no container by that id or name.
     #[error("container {container_id} not found: {detail}")]
-    ContainerNotFound { container_id: String, detail: String },
+    ContainerNotFound {
+        container_id: String,
+        detail: String,
+    },
 
     /// The container exists but is stopped, so nothing can run in it.
     #[error("container {container_id} is not running: {detail}")]
-    ContainerNotRunning { container_id: String, detail: String },
+    ContainerNotRunning {
+        container_id: String,
+        detail: String,
+    },
 
     /// The container existed when we last looked and has since been removed behind our back.
     #[error("container {container_id} is gone: {detail}")]
-    ContainerGone { container_id: String, detail: String },
+    ContainerGone {
+        container_id: String,
+        detail: String,
+    },
 
     /// Any other engine-side failure concerning one container.
     #[error("container {container_id}: {detail}")]
-    Container { container_id: String, detail: String },
+    Container {
+        container_id: String,
+        detail: String,
+    },
 
     /// The image is not present locally (nothing is ever pulled: we are offline).
     #[error("image {image} not found locally; build or import it first (pocketdock works offline and never pulls)")]

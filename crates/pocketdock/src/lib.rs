@@ -39,4 +39,3 @@ pub mod aio {
     pub use crate::exec::process::Process;
     pub use crate::exec::stream::ExecStream;
 }
-

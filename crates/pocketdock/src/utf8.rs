@@ -106,16 +106,20 @@ mod tests {
     fn invalid_bytes_become_one_replacement_each_whatever_the_chunking() {
         let cases: &[&[u8]] = &[
             b"ok\xffok",
-            b"\xe2\x82",            // truncated euro at the very end
-            b"a\xe2\x82b",          // truncated euro in the middle
-            b"\xf0\x9f\x98",        // truncated emoji
+            b"\xe2\x82",             // truncated euro at the very end
+            b"a\xe2\x82b",           // truncated euro in the middle
+            b"\xf0\x9f\x98",         // truncated emoji
             b"\xc0\xaf\xed\xa0\x80", // overlong and surrogate
             b"\x80\x80\x80",
         ];
         for bytes in cases {
             let expected = String::from_utf8_lossy(bytes).into_owned();
             for size in 1..=5 {
-                assert_eq!(decode_in_chunks(bytes, &[size]), expected, "{bytes:?} by {size}");
+                assert_eq!(
+                    decode_in_chunks(bytes, &[size]),
+                    expected,
+                    "{bytes:?} by {size}"
+                );
             }
         }
     }
@@ -133,7 +137,9 @@ mod tests {
         for _ in 0..300 {
             let len = (next() % 64) as usize;
             let pool: &[u8] = b"a\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9\xff\x80";
-            let bytes: Vec<u8> = (0..len).map(|_| pool[(next() % pool.len() as u64) as usize]).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| pool[(next() % pool.len() as u64) as usize])
+                .collect();
             let sizes = [(next() % 5 + 1) as usize, (next() % 3 + 1) as usize];
             assert_eq!(
                 decode_in_chunks(&bytes, &sizes),

@@ -30,25 +30,39 @@ pub(super) fn map(e: BollardError, socket: &Path, ctx: Ctx<'_>) -> Error {
         return Error::communication(describe(&e));
     };
     let message = message.trim().to_string();
+    let lower = message.to_ascii_lowercase();
+    // Podman answers several of these with 500 where Docker uses 404/409: look at the message too.
     match (ctx, *status_code) {
-        (Ctx::Create { image, .. }, 404) => {
-            let _ = message;
+        (Ctx::Create { image, .. }, 404) => Error::ImageNotFound {
+            image: image.to_string(),
+        },
+        (Ctx::Create { image, .. }, _) if lower.contains("image not known") => {
             Error::ImageNotFound {
                 image: image.to_string(),
             }
         }
-        (Ctx::Create { name, .. }, 409) => Error::Container {
-            container_id: name.to_string(),
-            detail: format!("the name is already in use ({message})"),
-        },
+        (Ctx::Create { name, .. }, _)
+            if *status_code == 409 || lower.contains("already in use") =>
+        {
+            Error::Container {
+                container_id: name.to_string(),
+                detail: format!("the name is already in use ({message})"),
+            }
+        }
         (Ctx::Create { name, .. }, 400) => Error::InvalidArgument {
             detail: format!("the engine rejected the configuration of {name}: {message}"),
         },
+        (Ctx::Container(id), _) if *status_code == 404 || lower.contains("no such container") => {
+            Error::ContainerNotFound {
+                container_id: id.to_string(),
+                detail: message,
+            }
+        }
         (Ctx::Container(id), 404) => Error::ContainerNotFound {
             container_id: id.to_string(),
             detail: message,
         },
-        (Ctx::Container(id), 409) if is_not_running(&message) => Error::ContainerNotRunning {
+        (Ctx::Container(id), 409 | 500) if is_not_running(&lower) => Error::ContainerNotRunning {
             container_id: id.to_string(),
             detail: message,
         },
@@ -61,9 +75,10 @@ pub(super) fn map(e: BollardError, socket: &Path, ctx: Ctx<'_>) -> Error {
 }
 
 /// Docker says "is not running", Podman "container state improper" or "not running".
-fn is_not_running(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("not running") || m.contains("state improper") || m.contains("is paused")
+fn is_not_running(lower_message: &str) -> bool {
+    ["not running", "state improper", "is paused"]
+        .iter()
+        .any(|m| lower_message.contains(m))
 }
 
 fn is_connection_failure(e: &BollardError) -> bool {

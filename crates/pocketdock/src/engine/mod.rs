@@ -16,8 +16,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecInspectResponse};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
-    RemoveContainerOptions, StopContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use futures::Stream;
@@ -226,26 +225,6 @@ impl Engine {
             .map_err(|e| self.fail(e, Ctx::Container(id)))
     }
 
-    /// Ids of containers carrying all the given `key=value` labels.
-    pub(crate) async fn list_labelled(&self, labels: &[&str]) -> Result<Vec<String>> {
-        let mut filters = HashMap::new();
-        filters.insert(
-            "label".to_string(),
-            labels.iter().map(|l| l.to_string()).collect(),
-        );
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let list = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.fail(e, Ctx::Engine))?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
-    }
-
     pub(crate) async fn create_exec(
         &self,
         container_id: &str,
@@ -289,7 +268,9 @@ impl Engine {
         {
             StartExecResults::Attached { output, .. } => {
                 let engine = self.clone();
-                Ok(Box::pin(output.map_err(move |e| engine.fail(e, Ctx::Engine))))
+                Ok(Box::pin(
+                    output.map_err(move |e| engine.fail(e, Ctx::Engine)),
+                ))
             }
             StartExecResults::Detached => Err(Error::communication(
                 "the engine started the exec detached although we asked to attach",

@@ -2,6 +2,8 @@
 //! that it does not outlive the caller's interest (timeouts and drops kill it in the container;
 //! the engines themselves never kill an exec whose client went away).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
@@ -15,6 +17,10 @@ use crate::engine::{Engine, OutputStream};
 use crate::error::{Error, Result};
 use crate::types::StreamKind;
 
+/// Exit code of a process killed by SIGKILL.
+const SIGKILLED: i64 = 128 + 9;
+/// How long a SIGKILLed command waits to see whether its container is being removed.
+const REMOVAL_PATIENCE: Duration = Duration::from_millis(500);
 /// After a kill, how long output still in flight may take to arrive.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 pub(crate) const SIGKILL: i32 = 9;
@@ -41,13 +47,26 @@ pub(crate) struct Killer {
     engine: Engine,
     container_id: String,
     token: String,
+    /// Whether we signalled the command ourselves (its death by a signal is then no mystery).
+    signalled: Arc<AtomicBool>,
 }
 
 impl Killer {
     pub(crate) async fn signal(&self, signal: i32) -> Result<usize> {
+        self.signalled.store(true, Ordering::SeqCst);
         signal_tree(&self.engine, &self.container_id, &self.token, signal)
             .await
             .map_err(|e| gone_if_missing(e, &self.container_id))
+    }
+
+    /// Kills in the background on the shared runtime, with a client of its own: the caller
+    /// may be dropping us outside any runtime, or inside one that is about to end.
+    fn kill_detached(&self) {
+        let killer = self.clone();
+        crate::runtime::shared().spawn(async move {
+            let engine = Engine::connect_to(killer.engine.socket_path()).await?;
+            signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL).await
+        });
     }
 }
 
@@ -91,6 +110,7 @@ impl Execution {
                 engine: engine.clone(),
                 container_id: container_id.to_string(),
                 token,
+                signalled: Arc::default(),
             },
             exec_id,
             output: Some(output),
@@ -117,10 +137,9 @@ impl Execution {
                 return Ok(None);
             };
             let item = if self.timed_out {
-                match tokio::time::timeout(DRAIN_AFTER_KILL, output.next()).await {
-                    Ok(item) => item,
-                    Err(_) => None,
-                }
+                tokio::time::timeout(DRAIN_AFTER_KILL, output.next())
+                    .await
+                    .unwrap_or_default()
             } else if let Some(deadline) = self.deadline {
                 match tokio::time::timeout_at(deadline, output.next()).await {
                     Ok(item) => item,
@@ -168,6 +187,17 @@ impl Execution {
                 None => Some(exit_code(&self.killer.engine, &self.exec_id).await),
             };
             match code {
+                // SIGKILLed, and not by us: possibly by the container's removal or stop, which
+                // must not pass for an ordinary exit.
+                Some(Ok(SIGKILLED)) if !self.killer.signalled.load(Ordering::SeqCst) => {
+                    self.settled = true;
+                    let engine = &self.killer.engine;
+                    let id = &self.killer.container_id;
+                    return match container_trouble(engine, id, REMOVAL_PATIENCE).await {
+                        Some(e) => Err(e),
+                        None => Ok(self.outcome(SIGKILLED)),
+                    };
+                }
                 Some(Ok(code)) => {
                     self.settled = true;
                     return Ok(self.outcome(code));
@@ -198,7 +228,6 @@ impl Execution {
             tracing::warn!(exec = %self.exec_id, "killing a timed-out command failed: {e}");
         }
     }
-
 }
 
 /// The engine may report the exec as running for a moment after its output ended; there is
@@ -222,33 +251,64 @@ impl Drop for Execution {
         }
         // Abandoned mid-flight (a dropped stream, a cancelled future): the engine would let the
         // command run on, so kill it.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let killer = self.killer.clone();
-            handle.spawn(async move {
-                let _ = killer.signal(SIGKILL).await;
-            });
-        }
+        self.killer.kill_detached();
     }
 }
 
 /// Explains a failure in terms of the container: removed (`ContainerGone`), stopped
 /// (`ContainerNotRunning`), or else the error as it was.
 pub(crate) async fn diagnose(engine: &Engine, container_id: &str, e: Error) -> Error {
-    if matches!(e, Error::ContainerNotRunning { .. } | Error::ContainerGone { .. }) {
+    if matches!(
+        e,
+        Error::ContainerNotRunning { .. } | Error::ContainerGone { .. }
+    ) {
         return e;
     }
-    match engine.inspect_container(container_id).await {
-        Err(Error::ContainerNotFound { detail, .. }) => Error::ContainerGone {
-            container_id: container_id.to_string(),
-            detail,
-        },
-        Ok(info) if info.state.as_ref().and_then(|s| s.running) == Some(false) => {
-            Error::ContainerNotRunning {
-                container_id: container_id.to_string(),
-                detail: format!("it stopped ({e})"),
-            }
+    container_trouble(engine, container_id, Duration::ZERO)
+        .await
+        .unwrap_or_else(|| gone_if_missing(e, container_id))
+}
+
+/// `ContainerGone` if the container was removed, `ContainerNotRunning` if it stopped; `None`
+/// if it still runs after `patience` (an engine kills a container's processes a moment before
+/// its state says so).
+async fn container_trouble(
+    engine: &Engine,
+    container_id: &str,
+    patience: Duration,
+) -> Option<Error> {
+    use bollard::models::ContainerStateStatusEnum as Status;
+    let gone = |detail: String| Error::ContainerGone {
+        container_id: container_id.to_string(),
+        detail,
+    };
+    let deadline = Instant::now() + patience;
+    let mut seen_stopped = false;
+    loop {
+        let state = match engine.inspect_container(container_id).await {
+            Err(Error::ContainerNotFound { detail, .. }) => return Some(gone(detail)),
+            Err(_) => return None,
+            Ok(info) => info.state.unwrap_or_default(),
+        };
+        if matches!(state.status, Some(Status::REMOVING | Status::DEAD)) {
+            return Some(gone("the container was removed".into()));
         }
-        _ => gone_if_missing(e, container_id),
+        if state.running == Some(false) {
+            // A forced removal first kills, then removes: one more look tells it from a stop.
+            if seen_stopped {
+                return Some(Error::ContainerNotRunning {
+                    container_id: container_id.to_string(),
+                    detail: "the container stopped while the command ran".into(),
+                });
+            }
+            seen_stopped = true;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -13,20 +13,25 @@ use crate::error::Result;
 /// Name of the environment variable that marks an exec's processes.
 pub(crate) const TOKEN_VAR: &str = "POCKETDOCK_EXEC";
 
-/// `$1` signal number, `$2` token. Prints how many processes were signalled. For SIGKILL it
-/// repeats until nothing carries the token, so that a fork racing the scan cannot escape.
+/// `$1` signal number, `$2` token. Prints how many processes were signalled. All matches are
+/// signalled together; for SIGKILL they are first frozen with SIGSTOP, so that none can react
+/// to another's death (a shell printing "Killed"), and the scan repeats until nothing carries
+/// the token, so that a fork racing the scan cannot escape.
 const KILL_SCRIPT: &str = r#"sig=$1; mark="POCKETDOCK_EXEC=$2"; rounds=1
 [ "$sig" = 9 ] && rounds=50
 total=0
 while [ "$rounds" -gt 0 ]; do
-  found=0
+  pids=""
   for d in /proc/[0-9]*; do
     if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$mark"; then
-      kill -"$sig" "${d#/proc/}" 2>/dev/null && found=$((found + 1))
+      pids="$pids ${d#/proc/}"
     fi
   done
-  total=$((total + found))
-  [ "$found" -eq 0 ] && break
+  [ -z "$pids" ] && break
+  [ "$sig" = 9 ] && kill -STOP $pids 2>/dev/null
+  kill -"$sig" $pids 2>/dev/null
+  set -- $pids
+  total=$((total + $#))
   rounds=$((rounds - 1))
 done
 echo "$total""#;
@@ -46,9 +51,10 @@ pub(crate) async fn signal_tree(
         signal.to_string(),
         token.to_string(),
     ];
-    // As root: the command may have switched users, and /proc/PID/environ is owner-only.
+    // As the container's user, like the command: /proc/PID/environ is readable by its owner
+    // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
     let exec_id = engine
-        .create_exec(container_id, argv, Vec::new(), Some("0"))
+        .create_exec(container_id, argv, Vec::new(), None)
         .await?;
     let mut output = engine.start_exec(&exec_id).await?;
     let mut stdout = Vec::new();

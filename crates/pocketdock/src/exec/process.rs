@@ -95,10 +95,13 @@ impl Process {
         };
         let end = self.shared.end.borrow().clone();
         let (exit_code, timed_out) = match (finished, end) {
-            (true, Some(End::Exited {
-                exit_code,
-                timed_out,
-            })) => (exit_code, timed_out),
+            (
+                true,
+                Some(End::Exited {
+                    exit_code,
+                    timed_out,
+                }),
+            ) => (exit_code, timed_out),
             (true, Some(End::Failed(e))) => return Err(e),
             _ => (-1, true),
         };
@@ -127,10 +130,7 @@ impl Process {
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, OutputBuffer> {
-        self.shared
-            .buffer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -1,0 +1,271 @@
+//! Creating, naming, labelling, shutting down and dropping sandboxes; errors; socket discovery.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pocketdock::engine::Discovery;
+use pocketdock::{create_new_container, labels, ContainerOptions, Error};
+
+use crate::support::{RemoveOnDrop, TestEngine};
+use crate::{cases, Case};
+
+pub fn cases() -> Vec<Case> {
+    let mut all = cases![
+        name_and_labels_are_set_on_the_engine,
+        explicit_name_is_the_engine_name,
+        pid_1_is_an_init_that_honours_sigterm,
+        shutdown_removes_and_is_idempotent,
+        dropping_the_last_handle_removes_the_container,
+        persistent_container_is_only_stopped,
+        stopped_container_gives_container_not_running,
+        external_removal_gives_container_gone,
+        removal_during_a_run_gives_container_gone,
+        nonexistent_image_gives_image_not_found,
+        engine_down_gives_socket_connection_error,
+        invalid_names_are_rejected_before_the_engine,
+        discovery_takes_the_first_socket_that_answers,
+    ];
+    all.push(Case {
+        name: "private_podman_service_when_no_socket_answers",
+        run: private_podman_service_when_no_socket_answers,
+        only: Some("podman"),
+    });
+    all
+}
+
+fn name_and_labels_are_set_on_the_engine(e: &TestEngine) {
+    let c = e.sandbox();
+    assert!(
+        c.name().starts_with("pd-") && c.name().len() == 11,
+        "{}",
+        c.name()
+    );
+    assert!(c.name()[3..].chars().all(|ch| ch.is_ascii_hexdigit()));
+    let info = e.inspect(c.id());
+    assert_eq!(
+        info.name.as_deref(),
+        Some(format!("/{}", c.name()).as_str())
+    );
+    let l = info.config.unwrap().labels.unwrap();
+    assert_eq!(l[labels::MANAGED], "true");
+    assert_eq!(l[labels::INSTANCE], c.name());
+    assert_eq!(l[labels::PERSIST], "false");
+    assert!(
+        chrono_like(&l[labels::CREATED_AT]),
+        "{}",
+        l[labels::CREATED_AT]
+    );
+    assert_eq!(c.socket_path(), e.socket.as_path());
+    assert!(!c.persist());
+}
+
+fn chrono_like(s: &str) -> bool {
+    // 2026-11-27T08:00:00.000Z
+    s.len() == 24 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T' && s.ends_with('Z')
+}
+
+fn explicit_name_is_the_engine_name(e: &TestEngine) {
+    let name = crate::support::unique("pdtest");
+    let c = create_new_container(e.options().name(&name)).unwrap();
+    assert_eq!(c.name(), name);
+    assert_eq!(e.inspect(c.id()).name.unwrap(), format!("/{name}"));
+    // The name is taken now.
+    let again = create_new_container(e.options().name(&name));
+    assert!(matches!(again, Err(Error::Container { .. })), "{again:?}");
+}
+
+fn pid_1_is_an_init_that_honours_sigterm(e: &TestEngine) {
+    let r = e.shared().run("cat /proc/1/comm").unwrap();
+    let init = r.stdout.trim();
+    assert!(
+        ["docker-init", "podman-init", "catatonit", "tini"].contains(&init),
+        "PID 1 is {init:?}: a plain `sleep` ignores SIGTERM and every stop waits out the grace"
+    );
+}
+
+fn shutdown_removes_and_is_idempotent(e: &TestEngine) {
+    let c = e.sandbox();
+    let id = c.id().to_string();
+    c.shutdown(false).unwrap();
+    assert!(!e.exists(&id));
+    c.shutdown(false).unwrap();
+    c.shutdown(true).unwrap();
+    let c = e.sandbox();
+    let id = c.id().to_string();
+    c.shutdown(true).unwrap();
+    assert!(!e.exists(&id));
+}
+
+fn dropping_the_last_handle_removes_the_container(e: &TestEngine) {
+    let c = e.sandbox();
+    let id = c.id().to_string();
+    let clone = c.clone();
+    drop(c);
+    assert!(e.exists(&id), "a clone still holds it");
+    drop(clone);
+    assert!(!e.exists(&id));
+}
+
+fn persistent_container_is_only_stopped(e: &TestEngine) {
+    let c = create_new_container(e.options().persist(true)).unwrap();
+    let _guard = RemoveOnDrop(e, c.id().to_string());
+    assert_eq!(
+        e.inspect(c.id()).config.unwrap().labels.unwrap()[labels::PERSIST],
+        "true"
+    );
+    c.shutdown(false).unwrap();
+    let state = e.inspect(c.id()).state.unwrap();
+    assert_eq!(state.running, Some(false));
+    let id = c.id().to_string();
+    drop(c);
+    assert!(e.exists(&id), "a persistent container survives its handle");
+}
+
+fn stopped_container_gives_container_not_running(e: &TestEngine) {
+    let c = create_new_container(e.options().persist(true)).unwrap();
+    let _guard = RemoveOnDrop(e, c.id().to_string());
+    c.shutdown(true).unwrap();
+    let err = c.run("true").unwrap_err();
+    assert!(matches!(err, Error::ContainerNotRunning { .. }), "{err:?}");
+    assert!(err.is_container_error());
+    assert_eq!(err.container_id(), Some(c.id()));
+}
+
+fn external_removal_gives_container_gone(e: &TestEngine) {
+    let c = e.sandbox();
+    e.remove_externally(c.id());
+    for err in [
+        c.run("true").unwrap_err(),
+        c.command("true").stream().unwrap_err(),
+        c.command("true").spawn().unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::ContainerGone { .. }), "{err:?}");
+    }
+    c.shutdown(false).unwrap();
+}
+
+fn removal_during_a_run_gives_container_gone(e: &TestEngine) {
+    let c = e.sandbox();
+    let running = {
+        let c = c.clone();
+        std::thread::spawn(move || {
+            c.command("echo started; sleep 60")
+                .timeout(Duration::from_secs(50))
+                .run()
+        })
+    };
+    let probe = c
+        .command("until pgrep -f 'sleep 60' >/dev/null; do sleep 0.05; done")
+        .run()
+        .unwrap();
+    assert!(probe.ok());
+    e.remove_externally(c.id());
+    let err = running.join().unwrap().unwrap_err();
+    assert!(matches!(err, Error::ContainerGone { .. }), "{err:?}");
+}
+
+fn nonexistent_image_gives_image_not_found(e: &TestEngine) {
+    let err = create_new_container(e.options().image("pocketdock/no-such-image:nope")).unwrap_err();
+    match err {
+        Error::ImageNotFound { image } => assert_eq!(image, "pocketdock/no-such-image:nope"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn engine_down_gives_socket_connection_error(_e: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    // A socket file nobody listens on any more, and a path with no socket at all.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    for path in [stale, dir.path().join("missing.sock")] {
+        let err = create_new_container(ContainerOptions::default().socket_path(&path)).unwrap_err();
+        match &err {
+            Error::SocketConnection { socket_path, .. } => assert_eq!(socket_path, &path),
+            other => panic!("{other:?}"),
+        }
+        assert!(err.is_socket_error());
+    }
+}
+
+fn invalid_names_are_rejected_before_the_engine(e: &TestEngine) {
+    for bad in ["", "-x", "a b", "a/b", "ä"] {
+        let err = create_new_container(e.options().name(bad)).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{bad:?}: {err:?}"
+        );
+    }
+}
+
+fn discovery_takes_the_first_socket_that_answers(e: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let d = Discovery {
+        candidates: vec![
+            dir.path().join("missing.sock"),
+            stale.clone(),
+            e.socket.clone(),
+        ],
+        private_dir: None,
+        podman_binary: "podman".into(),
+    };
+    assert_eq!(block(d.discover()).unwrap(), e.socket);
+    let none = Discovery {
+        candidates: vec![stale],
+        private_dir: None,
+        podman_binary: "podman".into(),
+    };
+    let err = block(none.discover()).unwrap_err();
+    assert!(
+        matches!(err, Error::PodmanNotRunning { ref hint } if hint.contains("POCKETDOCK_SOCKET")),
+        "{err:?}"
+    );
+    let no_podman = Discovery {
+        candidates: vec![],
+        private_dir: Some(dir.path().join("private")),
+        podman_binary: "/nonexistent/podman".into(),
+    };
+    assert!(matches!(
+        block(no_podman.discover()),
+        Err(Error::PodmanNotRunning { .. })
+    ));
+}
+
+fn private_podman_service_when_no_socket_answers(e: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private");
+    let d = Discovery {
+        candidates: vec![],
+        private_dir: Some(private.clone()),
+        podman_binary: "podman".into(),
+    };
+    let socket = block(d.discover()).unwrap();
+    let _service = KillServiceOnDrop(socket.clone());
+    assert_eq!(socket, private.join("podman.sock"));
+    // It is a working engine, and a second discovery reuses it rather than starting another.
+    assert_eq!(block(d.discover()).unwrap(), socket);
+    let c = create_new_container(e.options().socket_path(&socket)).unwrap();
+    assert_eq!(c.run("echo private").unwrap().stdout, "private\n");
+    c.shutdown(true).unwrap();
+}
+
+/// Stops the `podman system service` listening on the socket.
+struct KillServiceOnDrop(PathBuf);
+
+impl Drop for KillServiceOnDrop {
+    fn drop(&mut self) {
+        let needle = self.0.to_string_lossy().to_string();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                let pid = entry.file_name().to_string_lossy().to_string();
+                let _ = std::process::Command::new("kill").arg(pid).status();
+            }
+        }
+    }
+}
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    crate::support::rt().block_on(f)
+}

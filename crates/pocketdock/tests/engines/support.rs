@@ -1,0 +1,206 @@
+//! What every engine test needs: the engines under test, sandboxes that are always removed, a
+//! side channel to the engine for external actions, and polling with a deadline.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+use bollard::Docker;
+use pocketdock::{create_new_container, Container, ContainerOptions};
+
+/// Label on every container the tests create: the leak check looks for it.
+pub const TEST_LABEL: &str = "pocketdock.test";
+pub const IMAGE: &str = "pocketdock/minimal-python";
+pub const BUSYBOX_IMAGE: &str = "pocketdock/busybox";
+
+/// An engine under test.
+#[derive(Debug, Clone)]
+pub struct TestEngine {
+    pub name: &'static str,
+    pub socket: PathBuf,
+}
+
+/// The engines named by `POCKETDOCK_TEST_ENGINES` (default: both), each at the socket given by
+/// `POCKETDOCK_TEST_<ENGINE>_SOCKET` (default: the standard path). An engine that is selected
+/// but does not answer makes its tests fail; nothing is skipped silently.
+pub fn engines_from_env() -> Vec<TestEngine> {
+    let selected =
+        std::env::var("POCKETDOCK_TEST_ENGINES").unwrap_or_else(|_| "podman,docker".into());
+    let mut engines = Vec::new();
+    for name in selected.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, default): (&'static str, &str) = match name {
+            "podman" => ("podman", "/run/podman/podman.sock"),
+            "docker" => ("docker", "/var/run/docker.sock"),
+            other => panic!("POCKETDOCK_TEST_ENGINES: unknown engine {other:?} (podman, docker)"),
+        };
+        let var = format!("POCKETDOCK_TEST_{}_SOCKET", name.to_uppercase());
+        let socket = std::env::var(&var)
+            .unwrap_or_else(|_| default.into())
+            .into();
+        engines.push(TestEngine { name, socket });
+    }
+    engines
+}
+
+impl TestEngine {
+    /// Options for a sandbox of this engine, labelled as a test container.
+    pub fn options(&self) -> ContainerOptions {
+        ContainerOptions::default()
+            .image(IMAGE)
+            .socket_path(&self.socket)
+            .label(TEST_LABEL, "1")
+    }
+
+    /// A sandbox of its own, removed when dropped (also when the test panics).
+    pub fn sandbox(&self) -> Container {
+        create_new_container(self.options()).expect("creating a test sandbox")
+    }
+
+    /// The sandbox shared by tests that need no isolation (one per engine for the whole run).
+    pub fn shared(&self) -> Container {
+        static SHARED: OnceLock<Mutex<HashMap<&'static str, Container>>> = OnceLock::new();
+        let map = SHARED.get_or_init(Default::default);
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(self.name)
+            .or_insert_with(|| {
+                let c = self.sandbox();
+                SHARED_IDS
+                    .lock()
+                    .unwrap()
+                    .push((self.clone(), c.id().to_string()));
+                c
+            })
+            .clone()
+    }
+
+    /// A raw engine client for what the tests do behind pocketdock's back.
+    pub fn docker(&self) -> Docker {
+        Docker::connect_with_unix(
+            &self.socket.to_string_lossy(),
+            60,
+            &bollard::ClientVersion {
+                major_version: 1,
+                minor_version: 41,
+            },
+        )
+        .expect("engine client")
+    }
+
+    /// Removes a container behind pocketdock's back.
+    pub fn remove_externally(&self, id: &str) {
+        let docker = self.docker();
+        rt().block_on(async {
+            docker
+                .remove_container(
+                    id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+        })
+        .expect("external removal");
+    }
+
+    /// Whether the engine still knows a container.
+    pub fn exists(&self, id: &str) -> bool {
+        let docker = self.docker();
+        rt().block_on(async { docker.inspect_container(id, None).await })
+            .is_ok()
+    }
+
+    pub fn inspect(&self, id: &str) -> bollard::models::ContainerInspectResponse {
+        let docker = self.docker();
+        rt().block_on(async { docker.inspect_container(id, None).await })
+            .expect("inspect")
+    }
+
+    /// Ids of test containers still on the engine.
+    pub fn leftover_test_containers(&self) -> Vec<String> {
+        let docker = self.docker();
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![format!("{TEST_LABEL}=1")]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        rt().block_on(async { docker.list_containers(Some(opts)).await })
+            .map(|list| {
+                list.into_iter()
+                    .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
+                    .collect()
+            })
+            .unwrap_or_else(|e| vec![format!("<cannot list: {e}>")])
+    }
+}
+
+static SHARED_IDS: Mutex<Vec<(TestEngine, String)>> = Mutex::new(Vec::new());
+
+/// Removes the shared sandboxes (statics are never dropped).
+pub fn remove_shared_sandboxes() {
+    for (engine, id) in SHARED_IDS.lock().unwrap().drain(..) {
+        if engine.exists(&id) {
+            engine.remove_externally(&id);
+        }
+    }
+}
+
+/// A persistent container's guard: force-removes it on drop, as pocketdock itself won't.
+pub struct RemoveOnDrop<'a>(pub &'a TestEngine, pub String);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.0.exists(&self.1) {
+            self.0.remove_externally(&self.1);
+        }
+    }
+}
+
+/// A runtime for the tests' own engine calls.
+pub fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// Polls `check` until it holds or `within` passes; for states the engine offers no event for.
+pub fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The command lines of the processes running in the container.
+pub fn processes(c: &Container) -> Vec<String> {
+    let r = c.run("ps -eo args=").expect("ps");
+    assert!(r.ok(), "ps failed: {r:?}");
+    r.stdout.lines().map(str::to_string).collect()
+}
+
+/// A name no other test (or earlier run) uses, for files and sleep durations.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand_u32())
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos() ^ std::process::id() as u128);
+    h.finish() as u32
+}
+
+/// A sleep duration unlikely to be used by anything else, so `ps` can find exactly ours.
+pub fn unique_sleep() -> u32 {
+    100_000 + rand_u32() % 800_000
+}
