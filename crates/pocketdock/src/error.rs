@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The engine socket exists (or was named) but a connection to it failed.
-    #[error("cannot connect to the engine socket {}: {detail}", socket_path.display())]
+    #[error("cannot connect to the engine socket {}: {detail} (is the engine running? choose another with --socket or POCKETDOCK_SOCKET)", socket_path.display())]
     SocketConnection {
         socket_path: PathBuf,
         detail: String,

@@ -1,0 +1,3 @@
+mod exec;
+
+pub use exec::exec;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine of this kind: starts both engines (installing them if
+# missing), checks formatting and lints, runs unit, engine and CLI tests against Podman AND
+# Docker, runs the quickstart demo on each, and fails if any pocketdock container is left over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/engines.sh up
+eval "$(scripts/engines.sh env)"
+export POCKETDOCK_TEST_ENGINES=podman,docker
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (unit, engines, CLI) against podman and docker"
+cargo test --workspace --locked
+
+step "quickstart demo on each engine"
+for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
+  POCKETDOCK_SOCKET=$sock cargo run --quiet --locked --example quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
+    || { cat /tmp/pocketdock-quickstart.log; echo "quickstart failed on $sock"; exit 1; }
+  grep -q 'stdout="hello\\n"' /tmp/pocketdock-quickstart.log || { cat /tmp/pocketdock-quickstart.log; exit 1; }
+  echo "quickstart ok on $sock"
+done
+
+step "no pocketdock containers left behind"
+leaks=0
+filter='%7B%22label%22%3A%5B%22pocketdock.managed%3Dtrue%22%5D%7D'
+for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
+  left=$(curl -sf --unix-socket "$sock" "http://d/containers/json?all=1&filters=$filter" | grep -o '"Id"' | wc -l)
+  echo "$sock: $left left"
+  [ "$left" -eq 0 ] || leaks=1
+done
+[ "$leaks" -eq 0 ] || { echo "containers leaked"; exit 1; }
+echo "all checks passed"
