@@ -1,0 +1,137 @@
+//! `bench`: measures pocketdock against its Python reference (pocketdock 1.2.6 from PyPI) on
+//! Podman and Docker, in one run, and prints a table per engine.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod measure;
+mod reference;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::measure::Plan;
+use crate::reference::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    Podman,
+    Docker,
+    All,
+}
+
+/// Benchmarks pocketdock (Rust) against the Python reference, per engine.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// Which engine(s) to measure.
+    #[arg(long, value_enum, default_value_t = EngineArg::All)]
+    engine: EngineArg,
+    #[arg(long, default_value = "/run/podman/podman.sock")]
+    podman_socket: PathBuf,
+    #[arg(long, default_value = "/var/run/docker.sock")]
+    docker_socket: PathBuf,
+    /// Image of every sandbox (must be present: nothing is pulled).
+    #[arg(long, default_value = pocketdock::DEFAULT_IMAGE)]
+    image: String,
+    /// Unmeasured `run("true")` calls before the measured ones.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Measured `run("true")` calls.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Measured create -> first result.
+    #[arg(long, default_value_t = 5)]
+    create_iters: usize,
+    /// Measured graceful shutdowns, ours.
+    #[arg(long, default_value_t = 5)]
+    shutdown_iters: usize,
+    /// Measured graceful shutdowns, the reference's (each takes ~10 s).
+    #[arg(long, default_value_t = 2)]
+    reference_shutdown_iters: usize,
+    /// Measured 50 MiB stdout runs.
+    #[arg(long, default_value_t = 3)]
+    throughput_iters: usize,
+    /// Python interpreter that has the reference installed.
+    #[arg(long, env = "POCKETDOCK_BENCH_PYTHON", default_value = "python3")]
+    python: String,
+    /// The script that measures the reference.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/reference_bench.py"))]
+    reference_script: PathBuf,
+    /// Measure only ours.
+    #[arg(long)]
+    no_reference: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let plan = Plan {
+        image: args.image.clone(),
+        warmup: args.warmup,
+        runs: args.runs,
+        create_iters: args.create_iters,
+        shutdown_iters: args.shutdown_iters,
+        throughput_iters: args.throughput_iters,
+    };
+    let reference_plan = Plan {
+        shutdown_iters: args.reference_shutdown_iters,
+        ..plan.clone()
+    };
+    let engines = [
+        ("podman", EngineArg::Podman, &args.podman_socket),
+        ("docker", EngineArg::Docker, &args.docker_socket),
+    ];
+
+    let mut with_reference = !args.no_reference;
+    let mut failed = false;
+    for (name, _, socket) in engines
+        .into_iter()
+        .filter(|(_, e, _)| args.engine == EngineArg::All || args.engine == *e)
+    {
+        if !socket.exists() {
+            println!("{name}: no socket at {}, skipped", socket.display());
+            failed = true;
+            continue;
+        }
+        eprintln!("== {name}: measuring pocketdock (Rust)");
+        let ours = match measure::ours(socket, &plan) {
+            Ok(samples) => samples,
+            Err(e) => {
+                println!("{name}: measuring ours failed: {e:#}");
+                failed = true;
+                continue;
+            }
+        };
+        let theirs = if with_reference {
+            eprintln!("== {name}: measuring the reference ({})", args.python);
+            match reference::run(
+                &args.python,
+                &args.reference_script,
+                socket,
+                &reference_plan,
+            ) {
+                Ok(Outcome::Measured(r)) => Some(r),
+                Ok(Outcome::Unavailable(why)) => {
+                    println!("reference not measured: {why}");
+                    println!("  (see crates/pocketdock-bench/README.md to install it; showing ours only)");
+                    with_reference = false;
+                    None
+                }
+                Err(e) => {
+                    println!("{name}: measuring the reference failed: {e:#}");
+                    failed = true;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        report::print(name, socket, &plan, &ours, theirs.as_ref());
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,131 @@
+//! Our side of the measurements, and the samples both sides produce.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use pocketdock::{create_new_container, Container, ContainerOptions, ExecResult};
+use serde::Deserialize;
+
+/// Bytes of the throughput run: `head -c 52428800 /dev/zero`, 50 MiB.
+pub const STDOUT_BYTES: usize = 52_428_800;
+/// Output cap of the throughput run, above the 50 MiB it prints.
+const MAX_OUTPUT: usize = 60_000_000;
+
+/// How many of each measurement.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub image: String,
+    pub warmup: usize,
+    pub runs: usize,
+    pub create_iters: usize,
+    pub shutdown_iters: usize,
+    pub throughput_iters: usize,
+}
+
+/// Raw samples; the reference script prints the same fields under `samples`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Samples {
+    pub run_true_ms: Vec<f64>,
+    pub create_first_result_ms: Vec<f64>,
+    pub shutdown_ms: Vec<f64>,
+    pub throughput_mib_s: Vec<f64>,
+    /// Peak resident set of the measuring process, KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Measures pocketdock on the engine at `socket`. Every container is labelled
+/// `pocketdock.bench=1` and removed on every path (shutdown, or the handle's `Drop` on error).
+pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
+    reset_peak_rss();
+    let mut s = Samples::default();
+    let create = || {
+        create_new_container(
+            ContainerOptions::default()
+                .image(&plan.image)
+                .socket_path(socket)
+                .label("pocketdock.bench", "1"),
+        )
+        .context("creating a sandbox")
+    };
+
+    let c = create()?;
+    for _ in 0..plan.warmup {
+        check(&c.run("true")?, "warm-up run")?;
+    }
+    for _ in 0..plan.runs {
+        let t = Instant::now();
+        let r = c.run("true")?;
+        s.run_true_ms.push(ms(t));
+        check(&r, "run")?;
+    }
+    for _ in 0..plan.throughput_iters {
+        s.throughput_mib_s.push(throughput(&c)?);
+    }
+    c.shutdown(true)?;
+
+    for i in 0..plan.create_iters.max(plan.shutdown_iters) {
+        let t = Instant::now();
+        let c = create()?;
+        let r = c.run("true")?;
+        let elapsed = ms(t);
+        check(&r, "first run")?;
+        if i < plan.create_iters {
+            s.create_first_result_ms.push(elapsed);
+        }
+        if i < plan.shutdown_iters {
+            let t = Instant::now();
+            c.shutdown(false)?;
+            s.shutdown_ms.push(ms(t));
+        } else {
+            c.shutdown(true)?;
+        }
+    }
+    s.peak_rss_kib = peak_rss_kib();
+    Ok(s)
+}
+
+/// One 50 MiB stdout run, checked byte for byte in count; MiB/s.
+fn throughput(c: &Container) -> Result<f64> {
+    let t = Instant::now();
+    let r = c
+        .command(format!("head -c {STDOUT_BYTES} /dev/zero"))
+        .max_output(MAX_OUTPUT)
+        .run()?;
+    let secs = t.elapsed().as_secs_f64();
+    check(&r, "throughput run")?;
+    let got = r.stdout_bytes().len();
+    ensure!(
+        got == STDOUT_BYTES && !r.truncated,
+        "throughput run: got {got} bytes of {STDOUT_BYTES} (truncated: {})",
+        r.truncated
+    );
+    Ok(STDOUT_BYTES as f64 / 1_048_576.0 / secs)
+}
+
+fn check(r: &ExecResult, what: &str) -> Result<()> {
+    ensure!(
+        r.ok(),
+        "{what}: exit code {}, timed out: {}, stderr: {:?}",
+        r.exit_code,
+        r.timed_out,
+        r.stderr
+    );
+    Ok(())
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Resets VmHWM to the current RSS (Linux ≥ 4.0), so each engine's peak is its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// VmHWM of this process, KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

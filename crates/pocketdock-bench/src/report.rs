@@ -1,0 +1,123 @@
+//! Statistics and the per-engine table.
+
+use std::path::Path;
+
+use crate::measure::{Plan, Samples, STDOUT_BYTES};
+use crate::reference::Reference;
+
+/// The `p`th percentile, linear between closest ranks (numpy's default; the reference script
+/// computes its own figures the same way).
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let last = s.len().checked_sub(1)?;
+    let pos = p / 100.0 * last as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(last);
+    Some(s[lo] + (s[hi] - s[lo]) * (pos - lo as f64))
+}
+
+/// One figure: its value on each side and how many samples it came from.
+struct Row {
+    label: String,
+    unit: &'static str,
+    ours: (Option<f64>, usize),
+    theirs: Option<(Option<f64>, usize)>,
+    /// Throughput: ratio is ours/theirs; otherwise theirs/ours.
+    higher_is_better: bool,
+}
+
+fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
+    type Pick = fn(&Samples) -> (Option<f64>, usize);
+    let figures: [(&str, &'static str, bool, Pick); 6] = [
+        ("run(\"true\") latency p50", "ms", false, |s| {
+            (percentile(&s.run_true_ms, 50.0), s.run_true_ms.len())
+        }),
+        ("run(\"true\") latency p90", "ms", false, |s| {
+            (percentile(&s.run_true_ms, 90.0), s.run_true_ms.len())
+        }),
+        ("create -> first result, median", "ms", false, |s| {
+            let v = &s.create_first_result_ms;
+            (percentile(v, 50.0), v.len())
+        }),
+        ("shutdown(graceful), median", "ms", false, |s| {
+            (percentile(&s.shutdown_ms, 50.0), s.shutdown_ms.len())
+        }),
+        ("stdout throughput, median", "MiB/s", true, |s| {
+            (
+                percentile(&s.throughput_mib_s, 50.0),
+                s.throughput_mib_s.len(),
+            )
+        }),
+        ("peak RSS of the process", "MiB", false, |s| {
+            (s.peak_rss_kib.map(|k| k as f64 / 1024.0), 1)
+        }),
+    ];
+    figures
+        .into_iter()
+        .map(|(label, unit, higher_is_better, pick)| Row {
+            label: label.to_string(),
+            unit,
+            ours: pick(ours),
+            theirs: theirs.map(pick),
+            higher_is_better,
+        })
+        .collect()
+}
+
+fn cell((value, n): (Option<f64>, usize), unit: &str) -> String {
+    match value {
+        Some(v) if n > 1 => format!("{v:.2} {unit} (n={n})"),
+        Some(v) => format!("{v:.2} {unit}"),
+        None => "-".into(),
+    }
+}
+
+fn line(label: &str, ours: &str, theirs: &str, ratio: &str) {
+    let text = format!("{label:<32} {ours:>24} {theirs:>38} {ratio:>8}");
+    println!("{}", text.trim_end());
+}
+
+/// Prints one engine's table.
+pub fn print(engine: &str, socket: &Path, plan: &Plan, ours: &Samples, theirs: Option<&Reference>) {
+    println!();
+    println!(
+        "== {engine} ({}), image {}, stdout run = {} MiB of /dev/zero",
+        socket.display(),
+        plan.image,
+        STDOUT_BYTES / 1_048_576
+    );
+    let theirs_title = theirs.map(|r| format!("reference: pocketdock {} (Python)", r.version));
+    line(
+        "figure",
+        "ours: pocketdock (Rust)",
+        theirs_title.as_deref().unwrap_or(""),
+        if theirs.is_some() { "ratio" } else { "" },
+    );
+    for row in rows(ours, theirs.map(|r| &r.samples)) {
+        let ratio = match (row.ours.0, row.theirs.and_then(|t| t.0)) {
+            (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
+                format!("{:.2}x", if row.higher_is_better { o / t } else { t / o })
+            }
+            _ => String::new(),
+        };
+        line(
+            &row.label,
+            &cell(row.ours, row.unit),
+            &row.theirs.map(|t| cell(t, row.unit)).unwrap_or_default(),
+            &ratio,
+        );
+    }
+    if theirs.is_some() {
+        println!("ratio = theirs/ours for times and memory, ours/theirs for MiB/s: > 1 means ours is better.");
+        println!(
+            "The reference's graceful shutdown is measured only {} time(s): each takes ~10 s, because \
+             its PID 1 (`sleep`) ignores SIGTERM and the engine waits out the stop grace.",
+            theirs.map_or(0, |r| r.samples.shutdown_ms.len())
+        );
+    }
+    println!(
+        "Peak RSS: ours is this process's VmHWM during this engine's run; the reference's is its \
+         Python process's ru_maxrss (interpreter included)."
+    );
+}
