@@ -7,7 +7,9 @@ use futures::StreamExt;
 
 use crate::engine::EngineKind;
 use crate::error::Result;
+use crate::info::ContainerInfo;
 use crate::options::ContainerOptions;
+use crate::persistence::ContainerListItem;
 use crate::runtime::block_on;
 use crate::types::{BufferSnapshot, ExecResult, Lang, StreamChunk};
 use crate::{aio, aio::Container as AsyncContainer};
@@ -15,6 +17,35 @@ use crate::{aio, aio::Container as AsyncContainer};
 /// Creates and starts a sandbox.
 pub fn create_new_container(options: ContainerOptions) -> Result<Container> {
     block_on(aio::create_new_container(options)).map(Container::from)
+}
+
+/// A handle to an existing sandbox, started again if it was stopped (see
+/// [`aio::resume_container`]).
+pub fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
+    block_on(aio::resume_container(name, socket)).map(Container::from)
+}
+
+/// Managed containers, all states; only those of `project` if given.
+pub fn list_containers(
+    project: Option<&str>,
+    socket: Option<&Path>,
+) -> Result<Vec<ContainerListItem>> {
+    block_on(aio::list_containers(project, socket))
+}
+
+/// Stops a sandbox without removing it.
+pub fn stop_container(name: &str, socket: Option<&Path>) -> Result<()> {
+    block_on(aio::stop_container(name, socket))
+}
+
+/// Removes a sandbox, running or not.
+pub fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> {
+    block_on(aio::destroy_container(name, socket))
+}
+
+/// Removes every stopped managed container (of `project`, if given); returns how many.
+pub fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
+    block_on(aio::prune(project, socket))
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -37,12 +68,12 @@ impl Container {
     }
 
     /// The engine's id of the container.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> String {
         self.inner.id()
     }
 
     /// Same as [`Container::id`], under the reference's name.
-    pub fn container_id(&self) -> &str {
+    pub fn container_id(&self) -> String {
         self.inner.id()
     }
 
@@ -64,6 +95,32 @@ impl Container {
     /// Which engine runs the container.
     pub fn engine_kind(&self) -> EngineKind {
         self.inner.engine_kind()
+    }
+
+    /// The project the container belongs to, if any.
+    pub fn project(&self) -> Option<&str> {
+        self.inner.project()
+    }
+
+    /// Default timeout of blocking runs.
+    pub fn default_timeout(&self) -> Duration {
+        self.inner.default_timeout()
+    }
+
+    /// State and resource usage of the container.
+    pub fn info(&self) -> Result<ContainerInfo> {
+        block_on(self.inner.info())
+    }
+
+    /// Restarts in place (`fresh = false`: filesystem kept) or recreated from the image with the
+    /// same configuration (`fresh = true`).
+    pub fn reboot(&self, fresh: bool) -> Result<()> {
+        block_on(self.inner.reboot(fresh))
+    }
+
+    /// Commits the filesystem as an image (`"repo:tag"`); returns the image id.
+    pub fn snapshot(&self, image: &str) -> Result<String> {
+        block_on(self.inner.snapshot(image))
     }
 
     /// Runs a shell command and waits for it, with the container's default timeout and output cap.

@@ -58,6 +58,24 @@ pub enum Error {
     /// A caller-supplied value was rejected before anything was sent to the engine.
     #[error("invalid argument: {detail}")]
     InvalidArgument { detail: String },
+
+    /// A path inside the container does not exist.
+    #[error("no such file in container {container_id}: {path}")]
+    FileNotFound { container_id: String, path: String },
+
+    /// A host file or directory could not be read or written (`kind` tells a missing path from
+    /// a permission problem).
+    #[error("host path {}: {detail}", path.display())]
+    HostFile {
+        path: PathBuf,
+        kind: std::io::ErrorKind,
+        detail: String,
+    },
+
+    /// An archive from the engine has an entry that would land outside the destination
+    /// (`..`, an absolute path, a path through a symlink): nothing of it was written outside.
+    #[error("unsafe archive entry {entry:?}: {reason}")]
+    UnsafeArchive { entry: String, reason: String },
 }
 
 impl Error {
@@ -82,13 +100,20 @@ impl Error {
         )
     }
 
+    /// A file or directory that was named does not exist, in the container or on the host.
+    pub fn is_file_not_found(&self) -> bool {
+        matches!(self, Error::FileNotFound { .. })
+            || matches!(self, Error::HostFile { kind, .. } if *kind == std::io::ErrorKind::NotFound)
+    }
+
     /// The container id the error concerns, where there is one.
     pub fn container_id(&self) -> Option<&str> {
         match self {
             Error::ContainerNotFound { container_id, .. }
             | Error::ContainerNotRunning { container_id, .. }
             | Error::ContainerGone { container_id, .. }
-            | Error::Container { container_id, .. } => Some(container_id),
+            | Error::Container { container_id, .. }
+            | Error::FileNotFound { container_id, .. } => Some(container_id),
             _ => None,
         }
     }

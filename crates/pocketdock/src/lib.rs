@@ -18,18 +18,28 @@ mod container;
 pub mod engine;
 mod error;
 mod exec;
+mod info;
 mod options;
+mod persistence;
+mod profile;
 mod runtime;
 mod types;
 mod utf8;
 
-pub use blocking::{create_new_container, Command, Container, ExecStream, Process};
+pub use blocking::{
+    create_new_container, destroy_container, list_containers, prune, resume_container,
+    stop_container, Command, Container, ExecStream, Process,
+};
 pub use container::labels;
 pub use engine::EngineKind;
 pub use error::{Error, Result};
+pub use info::{ContainerInfo, ProcessEntry};
 pub use options::{
-    ContainerOptions, DEFAULT_BUFFER_CAPACITY, DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT,
+    parse_mem_limit, ContainerOptions, DEFAULT_BUFFER_CAPACITY, DEFAULT_IMAGE, DEFAULT_MAX_OUTPUT,
+    DEFAULT_TIMEOUT,
 };
+pub use persistence::ContainerListItem;
+pub use profile::{list_profiles, resolve_profile, ProfileInfo};
 pub use types::{BufferSnapshot, ExecResult, Lang, StreamChunk, StreamKind};
 
 /// The async API: the same names as the crate root, as `async fn`s; streams implement
@@ -38,4 +48,7 @@ pub mod aio {
     pub use crate::container::{create_new_container, Command, Container};
     pub use crate::exec::process::Process;
     pub use crate::exec::stream::ExecStream;
+    pub use crate::persistence::{
+        destroy_container, list_containers, prune, resume_container, stop_container,
+    };
 }

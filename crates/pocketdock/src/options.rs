@@ -21,6 +21,15 @@ pub struct ContainerOptions {
     pub(crate) socket_path: Option<PathBuf>,
     pub(crate) persist: bool,
     pub(crate) labels: Vec<(String, String)>,
+    pub(crate) image_explicit: bool,
+    pub(crate) mem_limit: Option<String>,
+    pub(crate) cpu_percent: Option<u32>,
+    pub(crate) volumes: Vec<(PathBuf, String)>,
+    pub(crate) devices: Vec<String>,
+    pub(crate) ports: Vec<(u16, u16)>,
+    pub(crate) profile: Option<String>,
+    pub(crate) network: Option<bool>,
+    pub(crate) project: Option<String>,
 }
 
 impl Default for ContainerOptions {
@@ -32,6 +41,15 @@ impl Default for ContainerOptions {
             socket_path: None,
             persist: false,
             labels: Vec::new(),
+            image_explicit: false,
+            mem_limit: None,
+            cpu_percent: None,
+            volumes: Vec::new(),
+            devices: Vec::new(),
+            ports: Vec::new(),
+            profile: None,
+            network: None,
+            project: None,
         }
     }
 }
@@ -40,6 +58,7 @@ impl ContainerOptions {
     /// Image tag; must already be present on the engine (nothing is pulled).
     pub fn image(mut self, image: impl Into<String>) -> Self {
         self.image = image.into();
+        self.image_explicit = true;
         self
     }
 
@@ -71,5 +90,132 @@ impl ContainerOptions {
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.push((key.into(), value.into()));
         self
+    }
+
+    /// Memory limit: `"256m"`, `"1g"`, `"512k"`, `"2t"`, `"100b"` or plain bytes. A malformed
+    /// value is an [`Error::InvalidArgument`](crate::Error) at creation, before the engine is asked.
+    pub fn mem_limit(mut self, limit: impl Into<String>) -> Self {
+        self.mem_limit = Some(limit.into());
+        self
+    }
+
+    /// CPU cap as a share of one core, 1–100.
+    pub fn cpu_percent(mut self, percent: u32) -> Self {
+        self.cpu_percent = Some(percent);
+        self
+    }
+
+    /// Bind-mounts a host path (read-write) at a container path.
+    pub fn volume(
+        mut self,
+        host_path: impl Into<PathBuf>,
+        container_path: impl Into<String>,
+    ) -> Self {
+        self.volumes.push((host_path.into(), container_path.into()));
+        self
+    }
+
+    /// Passes a host device through: `"/dev/ttyUSB0"` or `"/dev/ttyUSB0:/dev/serial"`.
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.devices.push(device.into());
+        self
+    }
+
+    /// Publishes a container TCP port on a host port (and exposes it).
+    pub fn port(mut self, host_port: u16, container_port: u16) -> Self {
+        self.ports.push((host_port, container_port));
+        self
+    }
+
+    /// An image profile: sets the image (unless [`image`](Self::image) is given) and the
+    /// network default (profiles with network off get no network).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Gives the sandbox a network (`true`) or none (`false`), overriding the profile's default.
+    pub fn network(mut self, enabled: bool) -> Self {
+        self.network = Some(enabled);
+        self
+    }
+
+    /// The project the sandbox belongs to (a label; used by listing and pruning).
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+}
+
+/// Parses a memory limit (`"256m"`, `"1g"`, `"512k"`, `"2t"`, `"100b"`, `"1048576"`) into bytes.
+pub fn parse_mem_limit(limit: &str) -> crate::Result<i64> {
+    let invalid = || {
+        crate::Error::invalid(format!(
+            "invalid memory limit {limit:?}: use a whole number with an optional unit b, k, m, g or t (e.g. \"256m\")"
+        ))
+    };
+    let s = limit.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    };
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let multiplier: i64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(invalid()),
+    };
+    let bytes = digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(invalid)?;
+    if bytes == 0 {
+        return Err(invalid());
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_memory_limits() {
+        assert_eq!(parse_mem_limit("256m").unwrap(), 256 << 20);
+        assert_eq!(parse_mem_limit("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_mem_limit("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_mem_limit("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_mem_limit("100b").unwrap(), 100);
+        assert_eq!(parse_mem_limit("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_mem_limit(" 64 m ").unwrap(), 64 << 20);
+    }
+
+    #[test]
+    fn rejects_malformed_memory_limits() {
+        for bad in [
+            "",
+            "m",
+            "1.5g",
+            "-1m",
+            "12q",
+            "1gb",
+            "0",
+            "99999999999999999999",
+            "1 g b",
+        ] {
+            assert!(
+                matches!(
+                    parse_mem_limit(bad),
+                    Err(crate::Error::InvalidArgument { .. })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,13 +1,18 @@
-//! The sandbox handle (async core): creation, labels, shutdown and removal on drop. It
-//! delegates running commands to `exec`.
+//! The sandbox handle (async core): creation, properties, callbacks, removal on drop. Running
+//! commands is `exec`'s, lifecycle operations are in `lifecycle`, files in `files`.
+
+pub(crate) mod create;
+mod lifecycle;
+
+pub(crate) use lifecycle::STOP_GRACE_SECS;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::ContainerInspectResponse;
 
 use crate::callbacks::Callbacks;
 use crate::engine::{Engine, EngineKind};
@@ -18,17 +23,19 @@ use crate::exec::{self, CommandSpec, Execution};
 use crate::options::ContainerOptions;
 use crate::types::{ExecResult, Lang, StreamKind};
 
-/// Label keys pocketdock puts on its containers.
+/// Label keys pocketdock puts on its containers. Everything needed to resume a sandbox lives in
+/// these labels and the engine's own inspect data: no state is kept only in memory.
 pub mod labels {
     pub const MANAGED: &str = "pocketdock.managed";
     pub const INSTANCE: &str = "pocketdock.instance";
     pub const PERSIST: &str = "pocketdock.persist";
     pub const CREATED_AT: &str = "pocketdock.created-at";
+    pub const PROJECT: &str = "pocketdock.project";
+    pub const DATA_PATH: &str = "pocketdock.data-path";
+    pub const PROFILE: &str = "pocketdock.profile";
+    /// Default timeout of blocking runs, in seconds.
+    pub const TIMEOUT: &str = "pocketdock.timeout";
 }
-
-/// Grace period of a graceful stop. PID 1 is the engine's init, which forwards SIGTERM, so
-/// sandboxes stop in milliseconds; this only bounds images whose processes ignore SIGTERM.
-const STOP_GRACE_SECS: i32 = 2;
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
 /// dropped, the container is removed.
@@ -40,9 +47,11 @@ pub struct Container {
 #[derive(Debug)]
 pub(crate) struct Inner {
     engine: Engine,
-    id: String,
+    /// Changes when `reboot(fresh)` recreates the container.
+    id: RwLock<String>,
     name: String,
     persist: bool,
+    project: Option<String>,
     default_timeout: Duration,
     callbacks: Callbacks,
     /// Shut down (or removed) through us: nothing left for `Drop` to do.
@@ -51,89 +60,105 @@ pub(crate) struct Inner {
 
 /// Creates and starts a sandbox.
 pub async fn create_new_container(options: ContainerOptions) -> Result<Container> {
+    // Everything the caller can get wrong is checked before the engine is asked anything.
+    let plan = create::plan(&options)?;
     let engine = Engine::connect(options.socket_path.as_deref()).await?;
-    let name = options.name.clone().unwrap_or_else(default_name);
-    validate_name(&name)?;
-    let body = container_body(&options, &name);
-    let id = engine.create_container(&name, &options.image, body).await?;
+    let id = create_and_start(&engine, &plan).await?;
+    Ok(Container::new(
+        engine,
+        id,
+        plan.name,
+        options.persist,
+        options.project,
+        options.timeout,
+    ))
+}
+
+/// Creates and starts; a container that fails to start is removed again.
+pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan) -> Result<String> {
+    let id = engine
+        .create_container(&plan.name, &plan.image, plan.body.clone())
+        .await?;
     if let Err(e) = engine.start_container(&id).await {
-        // Never leave a created-but-unstarted container behind.
         let _ = engine.remove_container(&id, true).await;
         return Err(e);
     }
-    Ok(Container {
-        inner: Arc::new(Inner {
-            engine,
-            id,
-            name,
-            persist: options.persist,
-            default_timeout: options.timeout,
-            callbacks: Callbacks::default(),
-            shut_down: AtomicBool::new(false),
-        }),
-    })
-}
-
-fn default_name() -> String {
-    format!("pd-{:08x}", rand::random::<u32>())
-}
-
-fn validate_name(name: &str) -> Result<()> {
-    let valid = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "container name {name:?} must start with a letter or digit and contain only \
-             letters, digits, '_', '.' and '-'"
-        )))
-    }
-}
-
-fn container_body(options: &ContainerOptions, name: &str) -> ContainerCreateBody {
-    let mut labels: HashMap<String, String> = options.labels.iter().cloned().collect();
-    labels.insert(labels::MANAGED.into(), "true".into());
-    labels.insert(labels::INSTANCE.into(), name.into());
-    labels.insert(labels::PERSIST.into(), options.persist.to_string());
-    labels.insert(
-        labels::CREATED_AT.into(),
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    );
-    ContainerCreateBody {
-        image: Some(options.image.clone()),
-        cmd: Some(vec!["sleep".into(), "infinity".into()]),
-        labels: Some(labels),
-        tty: Some(false),
-        open_stdin: Some(false),
-        host_config: Some(HostConfig {
-            // The engine's init as PID 1 forwards SIGTERM to `sleep`, so a stop takes
-            // milliseconds instead of the engine's 10 s grace (PID 1 ignores SIGTERM).
-            init: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    Ok(id)
 }
 
 impl Container {
+    fn new(
+        engine: Engine,
+        id: String,
+        name: String,
+        persist: bool,
+        project: Option<String>,
+        default_timeout: Duration,
+    ) -> Self {
+        Container {
+            inner: Arc::new(Inner {
+                engine,
+                id: RwLock::new(id),
+                name,
+                persist,
+                project,
+                default_timeout,
+                callbacks: Callbacks::default(),
+                shut_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// A handle to an existing managed container, configured from its labels.
+    pub(crate) fn from_inspect(engine: Engine, info: &ContainerInspectResponse) -> Result<Self> {
+        let id = info.id.clone().unwrap_or_default();
+        let labels: HashMap<String, String> = info
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        if labels.get(labels::MANAGED).map(String::as_str) != Some("true") {
+            return Err(Error::ContainerNotFound {
+                container_id: id,
+                detail: "it is not a pocketdock container".into(),
+            });
+        }
+        let name = info
+            .name
+            .as_deref()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .or_else(|| labels.get(labels::INSTANCE).cloned())
+            .unwrap_or_else(|| id.clone());
+        Ok(Container::new(
+            engine,
+            id,
+            name,
+            labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
+            labels.get(labels::PROJECT).cloned(),
+            create::timeout_from_labels(&labels).unwrap_or(crate::DEFAULT_TIMEOUT),
+        ))
+    }
+
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
         Container { inner }
     }
 
-    /// The engine's id of the container.
-    pub fn id(&self) -> &str {
-        &self.inner.id
+    /// The engine's id of the container (a new one after `reboot(true)`).
+    pub fn id(&self) -> String {
+        self.inner
+            .id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Same as [`Container::id`], under the reference's name.
-    pub fn container_id(&self) -> &str {
-        &self.inner.id
+    pub fn container_id(&self) -> String {
+        self.id()
+    }
+
+    pub(crate) fn set_id(&self, id: String) {
+        *self.inner.id.write().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
     /// The container's name, which is also its name on the engine.
@@ -149,6 +174,11 @@ impl Container {
     /// Whether `shutdown` keeps the container (stopped) instead of removing it.
     pub fn persist(&self) -> bool {
         self.inner.persist
+    }
+
+    /// The project the container belongs to, if any.
+    pub fn project(&self) -> Option<&str> {
+        self.inner.project.as_deref()
     }
 
     /// Which engine runs the container.
@@ -197,44 +227,28 @@ impl Container {
         &self.inner.callbacks
     }
 
-    /// Stops the container (SIGTERM, then SIGKILL after a short grace; `force` kills at once)
-    /// and, unless it is persistent, removes it. A container already removed is not an error.
-    pub async fn shutdown(&self, force: bool) -> Result<()> {
-        let engine = &self.inner.engine;
-        let id = &self.inner.id;
-        let result = if self.inner.persist {
-            engine
-                .stop_container(id, if force { 0 } else { STOP_GRACE_SECS })
-                .await
-        } else if force {
-            engine.remove_container(id, true).await
-        } else {
-            match engine.stop_container(id, STOP_GRACE_SECS).await {
-                Ok(()) => engine.remove_container(id, true).await,
-                Err(e) => Err(e),
-            }
-        };
-        match result {
-            Ok(()) | Err(Error::ContainerNotFound { .. }) => {
-                self.inner.shut_down.store(true, Ordering::SeqCst);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
-    fn engine(&self) -> &Engine {
-        &self.inner.engine
+    pub(crate) fn mark_shut_down(&self) {
+        self.inner.shut_down.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn weak(&self) -> std::sync::Weak<Inner> {
         Arc::downgrade(&self.inner)
     }
 
+    /// Maps "not found" to `ContainerGone`: this handle knew the container existed.
+    pub(crate) fn gone_if_missing(&self, e: Error) -> Error {
+        exec::gone_if_missing(e, &self.id())
+    }
+
     async fn start(&self, spec: &CommandSpec, timeout: Option<Duration>) -> Result<Execution> {
-        Execution::start(self.engine(), self.id(), spec, timeout)
+        let id = self.id();
+        Execution::start(self.engine(), &id, spec, timeout)
             .await
-            .map_err(|e| exec::gone_if_missing(e, self.id()))
+            .map_err(|e| exec::gone_if_missing(e, &id))
     }
 }
 
@@ -246,7 +260,7 @@ impl Drop for Inner {
         // A fresh client on the shared runtime, on a thread of its own: this may run inside
         // or outside any runtime, and the caller's runtime may be shutting down.
         let socket: PathBuf = self.engine.socket_path().to_path_buf();
-        let id = self.id.clone();
+        let id = self.id.read().unwrap_or_else(|e| e.into_inner()).clone();
         let removal = std::thread::spawn(move || {
             crate::runtime::shared().block_on(async move {
                 let engine = Engine::connect_to(&socket).await?;
@@ -256,9 +270,9 @@ impl Drop for Inner {
         match removal.join() {
             Ok(Ok(())) | Ok(Err(Error::ContainerNotFound { .. })) => {}
             Ok(Err(e)) => {
-                tracing::warn!(container = %self.id, "removing a dropped sandbox failed: {e}")
+                tracing::warn!(container = %self.name, "removing a dropped sandbox failed: {e}")
             }
-            Err(_) => tracing::warn!(container = %self.id, "removing a dropped sandbox panicked"),
+            Err(_) => tracing::warn!(container = %self.name, "removing a dropped sandbox panicked"),
         }
     }
 }
@@ -300,10 +314,11 @@ impl Command {
     /// Runs to completion (or the timeout) and returns everything it printed.
     pub async fn run(self) -> Result<ExecResult> {
         let c = &self.container;
+        let id = c.id();
         let timeout = self.spec.timeout.unwrap_or(c.inner.default_timeout);
-        exec::run::run(c.engine(), c.id(), &self.spec, timeout)
+        exec::run::run(c.engine(), &id, &self.spec, timeout)
             .await
-            .map_err(|e| exec::gone_if_missing(e, c.id()))
+            .map_err(|e| exec::gone_if_missing(e, &id))
     }
 
     /// Starts the command and yields its output as it arrives.

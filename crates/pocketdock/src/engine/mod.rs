@@ -225,6 +225,69 @@ impl Engine {
             .map_err(|e| self.fail(e, Ctx::Container(id)))
     }
 
+    pub(crate) async fn restart_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        let opts = bollard::query_parameters::RestartContainerOptions {
+            t: Some(grace_secs),
+            signal: None,
+        };
+        self.docker
+            .restart_container(id, Some(opts))
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(id)))
+    }
+
+    /// Commits the container's filesystem as `repo:tag`; returns the image id.
+    pub(crate) async fn commit(&self, id: &str, repo: &str, tag: &str) -> Result<String> {
+        let opts = bollard::query_parameters::CommitContainerOptions {
+            container: Some(id.to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            pause: true,
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .commit_container(opts, bollard::models::ContainerConfig::default())
+            .await
+            .map_err(|e| self.fail(e, Ctx::Container(id)))?;
+        Ok(created.id)
+    }
+
+    /// One sample of the container's resource usage, without the engine's one-second wait for
+    /// a second sample.
+    pub(crate) async fn stats_once(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerStatsResponse> {
+        use futures::StreamExt;
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        match self.docker.stats(id, Some(opts)).next().await {
+            Some(r) => r.map_err(|e| self.fail(e, Ctx::Container(id))),
+            None => Err(Error::communication("the engine sent no stats")),
+        }
+    }
+
+    /// Managed containers (all states) carrying every given `key=value` label.
+    pub(crate) async fn list_labelled(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), labels.to_vec());
+        let opts = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.fail(e, Ctx::Engine))
+    }
+
     pub(crate) async fn create_exec(
         &self,
         container_id: &str,

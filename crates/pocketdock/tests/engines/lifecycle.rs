@@ -26,7 +26,7 @@ pub fn cases() -> Vec<Case> {
         discovery_takes_the_first_socket_that_answers,
     ];
     all.push(Case {
-        name: "private_podman_service_when_no_socket_answers",
+        name: "lifecycle::private_podman_service_when_no_socket_answers".into(),
         run: private_podman_service_when_no_socket_answers,
         only: Some("podman"),
     });
@@ -41,7 +41,7 @@ fn name_and_labels_are_set_on_the_engine(e: &TestEngine) {
         c.name()
     );
     assert!(c.name()[3..].chars().all(|ch| ch.is_ascii_hexdigit()));
-    let info = e.inspect(c.id());
+    let info = e.inspect(&c.id());
     assert_eq!(
         info.name.as_deref(),
         Some(format!("/{}", c.name()).as_str())
@@ -68,7 +68,7 @@ fn explicit_name_is_the_engine_name(e: &TestEngine) {
     let name = crate::support::unique("pdtest");
     let c = create_new_container(e.options().name(&name)).unwrap();
     assert_eq!(c.name(), name);
-    assert_eq!(e.inspect(c.id()).name.unwrap(), format!("/{name}"));
+    assert_eq!(e.inspect(&c.id()).name.unwrap(), format!("/{name}"));
     // The name is taken now.
     let again = create_new_container(e.options().name(&name));
     assert!(matches!(again, Err(Error::Container { .. })), "{again:?}");
@@ -108,13 +108,13 @@ fn dropping_the_last_handle_removes_the_container(e: &TestEngine) {
 
 fn persistent_container_is_only_stopped(e: &TestEngine) {
     let c = create_new_container(e.options().persist(true)).unwrap();
-    let _guard = RemoveOnDrop(e, c.id().to_string());
+    let _guard = RemoveOnDrop(e, c.id());
     assert_eq!(
-        e.inspect(c.id()).config.unwrap().labels.unwrap()[labels::PERSIST],
+        e.inspect(&c.id()).config.unwrap().labels.unwrap()[labels::PERSIST],
         "true"
     );
     c.shutdown(false).unwrap();
-    let state = e.inspect(c.id()).state.unwrap();
+    let state = e.inspect(&c.id()).state.unwrap();
     assert_eq!(state.running, Some(false));
     let id = c.id().to_string();
     drop(c);
@@ -123,17 +123,17 @@ fn persistent_container_is_only_stopped(e: &TestEngine) {
 
 fn stopped_container_gives_container_not_running(e: &TestEngine) {
     let c = create_new_container(e.options().persist(true)).unwrap();
-    let _guard = RemoveOnDrop(e, c.id().to_string());
+    let _guard = RemoveOnDrop(e, c.id());
     c.shutdown(true).unwrap();
     let err = c.run("true").unwrap_err();
     assert!(matches!(err, Error::ContainerNotRunning { .. }), "{err:?}");
     assert!(err.is_container_error());
-    assert_eq!(err.container_id(), Some(c.id()));
+    assert_eq!(err.container_id(), Some(c.id().as_str()));
 }
 
 fn external_removal_gives_container_gone(e: &TestEngine) {
     let c = e.sandbox();
-    e.remove_externally(c.id());
+    e.remove_externally(&c.id());
     for err in [
         c.run("true").unwrap_err(),
         c.command("true").stream().unwrap_err(),
@@ -159,7 +159,7 @@ fn removal_during_a_run_gives_container_gone(e: &TestEngine) {
         .run()
         .unwrap();
     assert!(probe.ok());
-    e.remove_externally(c.id());
+    e.remove_externally(&c.id());
     let err = running.join().unwrap().unwrap_err();
     assert!(matches!(err, Error::ContainerGone { .. }), "{err:?}");
 }

@@ -7,6 +7,8 @@ mod aio;
 mod blocking;
 mod detached;
 mod lifecycle;
+mod persistence;
+mod resources;
 mod streaming;
 mod support;
 
@@ -16,7 +18,8 @@ use support::TestEngine;
 /// One test case: runs against one engine; `only` restricts it to one engine kind.
 #[derive(Debug)]
 pub struct Case {
-    pub name: &'static str,
+    /// `module::function`, so one filter selects a whole area (`cargo test -- ::files::`).
+    pub name: String,
     pub run: fn(&TestEngine),
     pub only: Option<&'static str>,
 }
@@ -24,7 +27,11 @@ pub struct Case {
 #[macro_export]
 macro_rules! cases {
     ($($f:ident),* $(,)?) => {
-        vec![$($crate::Case { name: stringify!($f), run: $f, only: None }),*]
+        vec![$($crate::Case {
+            name: format!("{}::{}", module_path!().rsplit("::").next().unwrap_or(""), stringify!($f)),
+            run: $f,
+            only: None,
+        }),*]
     };
 }
 
@@ -40,6 +47,8 @@ fn main() {
         streaming::cases(),
         detached::cases(),
         lifecycle::cases(),
+        resources::cases(),
+        persistence::cases(),
         aio::cases(),
     ]
     .into_iter()

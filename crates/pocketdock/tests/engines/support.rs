@@ -47,8 +47,12 @@ pub fn engines_from_env() -> Vec<TestEngine> {
 impl TestEngine {
     /// Options for a sandbox of this engine, labelled as a test container.
     pub fn options(&self) -> ContainerOptions {
+        self.bare_options().image(IMAGE)
+    }
+
+    /// Like [`options`](Self::options), without choosing the image.
+    pub fn bare_options(&self) -> ContainerOptions {
         ContainerOptions::default()
-            .image(IMAGE)
             .socket_path(&self.socket)
             .label(TEST_LABEL, "1")
     }

@@ -1,0 +1,294 @@
+//! From options to the engine's create request: validation, labels, host configuration.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig, PortBinding};
+
+use super::labels;
+use crate::error::{Error, Result};
+use crate::options::{parse_mem_limit, ContainerOptions};
+use crate::profile::resolve_profile;
+
+/// What creating a sandbox needs, checked before the engine is asked anything.
+#[derive(Debug)]
+pub(crate) struct CreatePlan {
+    pub(crate) name: String,
+    pub(crate) image: String,
+    pub(crate) body: ContainerCreateBody,
+}
+
+pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
+    let name = options.name.clone().unwrap_or_else(default_name);
+    validate_name(&name)?;
+    let profile = options
+        .profile
+        .as_deref()
+        .map(resolve_profile)
+        .transpose()?;
+    let image = match profile {
+        Some(p) if !options.image_explicit => p.image_tag.to_string(),
+        _ => options.image.clone(),
+    };
+    let network = options
+        .network
+        .or(profile.map(|p| p.network_default))
+        .unwrap_or(true);
+    let memory = options
+        .mem_limit
+        .as_deref()
+        .map(parse_mem_limit)
+        .transpose()?;
+    let nano_cpus = options.cpu_percent.map(nano_cpus).transpose()?;
+    let mut labels: HashMap<String, String> = options.labels.iter().cloned().collect();
+    labels.insert(labels::MANAGED.into(), "true".into());
+    labels.insert(labels::INSTANCE.into(), name.clone());
+    labels.insert(labels::PERSIST.into(), options.persist.to_string());
+    labels.insert(labels::CREATED_AT.into(), now_rfc3339());
+    labels.insert(labels::TIMEOUT.into(), format_secs(options.timeout));
+    if let Some(project) = &options.project {
+        labels.insert(labels::PROJECT.into(), project.clone());
+    }
+    if let Some(profile) = profile {
+        labels.insert(labels::PROFILE.into(), profile.name.into());
+    }
+    let mut exposed: Vec<String> = options
+        .ports
+        .iter()
+        .map(|(_, c)| format!("{c}/tcp"))
+        .collect();
+    exposed.dedup();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for (host, container) in &options.ports {
+        bindings
+            .entry(format!("{container}/tcp"))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: None,
+                host_port: Some(host.to_string()),
+            });
+    }
+    let binds = options
+        .volumes
+        .iter()
+        .map(|(host, container)| {
+            if !host.is_absolute() {
+                return Err(Error::invalid(format!(
+                    "volume host path {} must be absolute",
+                    host.display()
+                )));
+            }
+            Ok(format!("{}:{container}:rw", host.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let devices = options
+        .devices
+        .iter()
+        .map(|d| device(d))
+        .collect::<Vec<_>>();
+    let host_config = HostConfig {
+        // The engine's init as PID 1 forwards SIGTERM to `sleep`, so a stop takes
+        // milliseconds instead of the engine's 10 s grace (PID 1 ignores SIGTERM).
+        init: Some(true),
+        memory,
+        nano_cpus,
+        binds: (!binds.is_empty()).then_some(binds),
+        devices: (!devices.is_empty()).then_some(devices),
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        network_mode: (!network).then(|| "none".to_string()),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.clone()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        labels: Some(labels),
+        tty: Some(false),
+        open_stdin: Some(false),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    Ok(CreatePlan { name, image, body })
+}
+
+/// The plan that recreates a container as it was configured: what `reboot(fresh)` needs.
+/// Read from the engine's inspect data, so it works for a resumed handle too.
+pub(crate) fn plan_from_inspect(
+    name: &str,
+    info: &bollard::models::ContainerInspectResponse,
+) -> Result<CreatePlan> {
+    let config = info.config.clone().unwrap_or_default();
+    let host = info.host_config.clone().unwrap_or_default();
+    let image = config
+        .image
+        .clone()
+        .ok_or_else(|| Error::communication("the engine did not report the container's image"))?;
+    let mut labels = config.labels.clone().unwrap_or_default();
+    labels.insert(labels::CREATED_AT.into(), now_rfc3339());
+    let host_config = HostConfig {
+        init: Some(true),
+        memory: host.memory.filter(|m| *m > 0),
+        nano_cpus: host.nano_cpus.filter(|n| *n > 0),
+        binds: host.binds.filter(|b| !b.is_empty()),
+        devices: host.devices.filter(|d| !d.is_empty()),
+        port_bindings: host.port_bindings.filter(|p| !p.is_empty()),
+        network_mode: host.network_mode.filter(|m| m == "none"),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.clone()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        labels: Some(labels),
+        tty: Some(false),
+        open_stdin: Some(false),
+        exposed_ports: config.exposed_ports.clone().filter(|p| !p.is_empty()),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    Ok(CreatePlan {
+        name: name.to_string(),
+        image,
+        body,
+    })
+}
+
+fn nano_cpus(percent: u32) -> Result<i64> {
+    if (1..=100).contains(&percent) {
+        Ok(i64::from(percent) * 10_000_000)
+    } else {
+        Err(Error::invalid(format!(
+            "cpu_percent must be between 1 and 100 (a share of one core), not {percent}"
+        )))
+    }
+}
+
+/// `"/dev/x"` or `"/dev/x:/dev/y"`.
+fn device(spec: &str) -> DeviceMapping {
+    let (host, container) = spec.split_once(':').unwrap_or((spec, spec));
+    DeviceMapping {
+        path_on_host: Some(host.to_string()),
+        path_in_container: Some(container.to_string()),
+        cgroup_permissions: Some("rwm".into()),
+    }
+}
+
+fn default_name() -> String {
+    format!("pd-{:08x}", rand::random::<u32>())
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "container name {name:?} must start with a letter or digit and contain only \
+             letters, digits, '_', '.' and '-'"
+        )))
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn format_secs(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+/// The default-run timeout recorded in a container's labels.
+pub(crate) fn timeout_from_labels(labels: &HashMap<String, String>) -> Option<Duration> {
+    labels
+        .get(labels::TIMEOUT)
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_become_host_config() {
+        let o = ContainerOptions::default()
+            .mem_limit("64m")
+            .cpu_percent(50)
+            .port(18080, 8080)
+            .volume("/srv/data", "/data")
+            .device("/dev/zero:/dev/z")
+            .profile("minimal-python");
+        let p = plan(&o).unwrap();
+        let hc = p.body.host_config.unwrap();
+        assert_eq!(hc.memory, Some(64 << 20));
+        assert_eq!(hc.nano_cpus, Some(500_000_000));
+        assert_eq!(
+            hc.network_mode.as_deref(),
+            Some("none"),
+            "minimal-python: network off"
+        );
+        assert_eq!(hc.binds.unwrap(), vec!["/srv/data:/data:rw"]);
+        let ports = hc.port_bindings.unwrap();
+        assert_eq!(
+            ports["8080/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
+            Some("18080")
+        );
+        assert_eq!(p.body.exposed_ports.unwrap(), vec!["8080/tcp"]);
+        assert_eq!(
+            hc.devices.unwrap()[0].path_in_container.as_deref(),
+            Some("/dev/z")
+        );
+        assert_eq!(p.image, "pocketdock/minimal-python");
+    }
+
+    #[test]
+    fn explicit_image_and_network_beat_the_profile() {
+        let o = ContainerOptions::default()
+            .profile("dev")
+            .image("x/y")
+            .network(false);
+        let p = plan(&o).unwrap();
+        assert_eq!(p.image, "x/y");
+        assert_eq!(
+            p.body.host_config.unwrap().network_mode.as_deref(),
+            Some("none")
+        );
+        let p = plan(&ContainerOptions::default().profile("dev")).unwrap();
+        assert_eq!(p.image, "pocketdock/dev");
+        assert_eq!(p.body.host_config.unwrap().network_mode, None);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_before_the_engine() {
+        for o in [
+            ContainerOptions::default().mem_limit("lots"),
+            ContainerOptions::default().cpu_percent(0),
+            ContainerOptions::default().cpu_percent(101),
+            ContainerOptions::default().profile("nope"),
+            ContainerOptions::default().volume("relative/path", "/x"),
+            ContainerOptions::default().name("no spaces"),
+        ] {
+            assert!(
+                matches!(plan(&o), Err(Error::InvalidArgument { .. })),
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeout_round_trips_through_labels() {
+        let p = plan(&ContainerOptions::default().timeout(Duration::from_millis(7500))).unwrap();
+        let labels = p.body.labels.unwrap();
+        assert_eq!(
+            timeout_from_labels(&labels),
+            Some(Duration::from_millis(7500))
+        );
+    }
+}

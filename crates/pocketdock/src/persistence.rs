@@ -1,0 +1,108 @@
+//! Module-level operations on sandboxes by name: resume, list, stop, destroy, prune. They read
+//! everything from the engine (labels and inspect data), never from memory.
+
+use std::path::Path;
+
+use crate::container::{labels, Container};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// A managed container as listed by [`list_containers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerListItem {
+    pub id: String,
+    pub name: String,
+    /// The engine's state: `running`, `exited`, …
+    pub status: String,
+    pub image: String,
+    pub created_at: String,
+    pub persist: bool,
+    pub project: String,
+}
+
+/// A handle to an existing sandbox, started again if it was stopped. Its configuration (ports,
+/// limits, volumes, default timeout, persistence) is what the container was created with.
+pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
+    let engine = Engine::connect(socket).await?;
+    let info = engine.inspect_container(name).await?;
+    let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
+    let container = Container::from_inspect(engine.clone(), &info)?;
+    if !running {
+        engine.start_container(&container.id()).await?;
+    }
+    Ok(container)
+}
+
+/// Managed containers, all states; only those of `project` if given.
+pub async fn list_containers(
+    project: Option<&str>,
+    socket: Option<&Path>,
+) -> Result<Vec<ContainerListItem>> {
+    let engine = Engine::connect(socket).await?;
+    let mut filter = vec![format!("{}=true", labels::MANAGED)];
+    if let Some(project) = project {
+        filter.push(format!("{}={project}", labels::PROJECT));
+    }
+    let list = engine.list_labelled(&filter).await?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+            ContainerListItem {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| label(labels::INSTANCE)),
+                status: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                image: c.image.unwrap_or_default(),
+                created_at: label(labels::CREATED_AT),
+                persist: label(labels::PERSIST) == "true",
+                project: label(labels::PROJECT),
+            }
+        })
+        .collect())
+}
+
+/// Stops a sandbox without removing it.
+pub async fn stop_container(name: &str, socket: Option<&Path>) -> Result<()> {
+    let engine = Engine::connect(socket).await?;
+    let id = managed_id(&engine, name).await?;
+    engine
+        .stop_container(&id, crate::container::STOP_GRACE_SECS)
+        .await
+}
+
+/// Removes a sandbox, running or not.
+pub async fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> {
+    let engine = Engine::connect(socket).await?;
+    let id = managed_id(&engine, name).await?;
+    engine.remove_container(&id, true).await
+}
+
+/// Removes every stopped managed container (of `project`, if given); returns how many.
+pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
+    let listed = list_containers(project, socket).await?;
+    let engine = Engine::connect(socket).await?;
+    let mut removed = 0;
+    for item in listed
+        .iter()
+        .filter(|c| c.status != "running" && c.status != "paused")
+    {
+        match engine.remove_container(&item.id, false).await {
+            Ok(()) => removed += 1,
+            // Removed meanwhile by someone else, or started again: not ours to prune.
+            Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// The id of the managed container of that name; others are "not found" to us.
+async fn managed_id(engine: &Engine, name: &str) -> Result<String> {
+    let info = engine.inspect_container(name).await?;
+    Container::from_inspect(engine.clone(), &info).map(|c| c.id())
+}
