@@ -118,6 +118,11 @@ impl Container {
         block_on(self.inner.reboot(fresh))
     }
 
+    /// Opens a long-lived shell in the container.
+    pub fn session(&self) -> Result<Session> {
+        block_on(self.inner.session()).map(|inner| Session { inner })
+    }
+
     /// Commits the filesystem as an image (`"repo:tag"`); returns the image id.
     pub fn snapshot(&self, image: &str) -> Result<String> {
         block_on(self.inner.snapshot(image))
@@ -273,5 +278,48 @@ impl Process {
     /// Sends `signal` to the command and every process it started.
     pub fn kill(&self, signal: i32) -> Result<usize> {
         block_on(self.inner.kill(signal))
+    }
+}
+
+/// A long-lived shell in a sandbox (see [`aio::Session`]).
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: aio::Session,
+}
+
+impl Session {
+    /// The session's id.
+    pub fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// Writes a line to the shell and returns at once.
+    pub fn send(&self, command: &str) -> Result<()> {
+        block_on(self.inner.send(command))
+    }
+
+    /// Runs `command` in the shell and waits for its result (see [`aio::Session::send_and_wait`]).
+    pub fn send_and_wait(&self, command: &str, timeout: Option<Duration>) -> Result<ExecResult> {
+        block_on(self.inner.send_and_wait(command, timeout))
+    }
+
+    /// All output not read yet; it is then cleared.
+    pub fn read(&self) -> String {
+        self.inner.read()
+    }
+
+    /// Calls `f(text)` with every piece of output as it arrives.
+    pub fn on_output(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        self.inner.on_output(f)
+    }
+
+    /// Whether the session has been closed (or its shell has exited).
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Ends the shell and everything it started; the container stays.
+    pub fn close(&self) {
+        block_on(self.inner.close())
     }
 }

@@ -58,7 +58,7 @@ impl Callbacks {
 
 /// A panicking callback is reported and skipped; it must not end the reading task, which would
 /// stop the process's buffer and every other callback.
-fn guarded(f: impl FnOnce()) {
+pub(crate) fn guarded(f: impl FnOnce()) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
         let what = panic
             .downcast_ref::<&str>()

@@ -55,6 +55,10 @@ pub enum Error {
     #[error("image {image} not found locally; build or import it first (pocketdock works offline and never pulls)")]
     ImageNotFound { image: String },
 
+    /// The session was closed (by `close`, its shell's exit, or the container's shutdown).
+    #[error("the session is closed")]
+    SessionClosed,
+
     /// A caller-supplied value was rejected before anything was sent to the engine.
     #[error("invalid argument: {detail}")]
     InvalidArgument { detail: String },

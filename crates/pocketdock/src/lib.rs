@@ -23,12 +23,13 @@ mod options;
 mod persistence;
 mod profile;
 mod runtime;
+mod session;
 mod types;
 mod utf8;
 
 pub use blocking::{
     create_new_container, destroy_container, list_containers, prune, resume_container,
-    stop_container, Command, Container, ExecStream, Process,
+    stop_container, Command, Container, ExecStream, Process, Session,
 };
 pub use container::labels;
 pub use engine::EngineKind;
@@ -51,4 +52,5 @@ pub mod aio {
     pub use crate::persistence::{
         destroy_container, list_containers, prune, resume_container, stop_container,
     };
+    pub use crate::session::Session;
 }

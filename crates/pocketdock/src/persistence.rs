@@ -44,26 +44,29 @@ pub async fn list_containers(
         filter.push(format!("{}={project}", labels::PROJECT));
     }
     let list = engine.list_labelled(&filter).await?;
-    Ok(list
-        .into_iter()
-        .map(|c| {
-            let labels = c.labels.unwrap_or_default();
-            let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
-            ContainerListItem {
-                id: c.id.unwrap_or_default(),
-                name: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_else(|| label(labels::INSTANCE)),
-                status: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                image: c.image.unwrap_or_default(),
-                created_at: label(labels::CREATED_AT),
-                persist: label(labels::PERSIST) == "true",
-                project: label(labels::PROJECT),
-            }
-        })
-        .collect())
+    Ok(list.iter().map(list_item).collect())
+}
+
+fn list_item(c: &serde_json::Value) -> ContainerListItem {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let label = |k: &str| text(&c["Labels"][k]);
+    let name = c["Names"][0]
+        .as_str()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_else(|| label(labels::INSTANCE));
+    ContainerListItem {
+        id: text(&c["Id"]),
+        name,
+        // Podman says `stopped` for what Docker calls `exited`: one word for both.
+        status: match c["State"].as_str().unwrap_or_default() {
+            "stopped" => "exited".to_string(),
+            other => other.to_string(),
+        },
+        image: text(&c["Image"]),
+        created_at: label(labels::CREATED_AT),
+        persist: label(labels::PERSIST) == "true",
+        project: label(labels::PROJECT),
+    }
 }
 
 /// Stops a sandbox without removing it.

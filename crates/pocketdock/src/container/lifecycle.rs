@@ -11,6 +11,7 @@ impl Container {
     /// Stops the container (SIGTERM, then SIGKILL after a short grace; `force` kills at once)
     /// and, unless it is persistent, removes it. A container already removed is not an error.
     pub async fn shutdown(&self, force: bool) -> Result<()> {
+        self.sessions().close_all().await;
         let engine = self.engine();
         let id = self.id();
         let grace = if force { 0 } else { STOP_GRACE_SECS };
@@ -37,6 +38,7 @@ impl Container {
     /// process ends; `fresh = true` recreates it from its image with the same configuration
     /// (name, limits, ports, volumes, labels) and a new id.
     pub async fn reboot(&self, fresh: bool) -> Result<()> {
+        self.sessions().close_all().await;
         let engine = self.engine();
         let id = self.id();
         if !fresh {

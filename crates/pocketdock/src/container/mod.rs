@@ -21,6 +21,7 @@ use crate::exec::process::Process;
 use crate::exec::stream::ExecStream;
 use crate::exec::{self, CommandSpec, Execution};
 use crate::options::ContainerOptions;
+use crate::session::SessionRegistry;
 use crate::types::{ExecResult, Lang, StreamKind};
 
 /// Label keys pocketdock puts on its containers. Everything needed to resume a sandbox lives in
@@ -54,6 +55,7 @@ pub(crate) struct Inner {
     project: Option<String>,
     default_timeout: Duration,
     callbacks: Callbacks,
+    sessions: SessionRegistry,
     /// Shut down (or removed) through us: nothing left for `Drop` to do.
     shut_down: AtomicBool,
 }
@@ -104,6 +106,7 @@ impl Container {
                 project,
                 default_timeout,
                 callbacks: Callbacks::default(),
+                sessions: SessionRegistry::default(),
                 shut_down: AtomicBool::new(false),
             }),
         }
@@ -225,6 +228,10 @@ impl Container {
 
     pub(crate) fn callbacks(&self) -> &Callbacks {
         &self.inner.callbacks
+    }
+
+    pub(crate) fn sessions(&self) -> &SessionRegistry {
+        &self.inner.sessions
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -3,7 +3,9 @@
 //! knows which engine it talks to.
 
 mod errors;
+mod raw;
 mod socket;
+
 
 pub use socket::{Discovery, PRIVATE_SERVICE_IDLE};
 
@@ -33,6 +35,8 @@ pub enum EngineKind {
 
 /// One demultiplexed frame of an exec's output.
 pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput>> + Send>>;
+/// The stdin of an exec.
+pub(crate) type ExecInput = Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
 
 /// A connection to one engine. Cheap to clone; clones share the connection pool.
 #[derive(Clone)]
@@ -270,22 +274,26 @@ impl Engine {
         }
     }
 
-    /// Managed containers (all states) carrying every given `key=value` label.
-    pub(crate) async fn list_labelled(
-        &self,
-        labels: &[String],
-    ) -> Result<Vec<bollard::models::ContainerSummary>> {
-        let mut filters = HashMap::new();
-        filters.insert("label".to_string(), labels.to_vec());
-        let opts = bollard::query_parameters::ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        self.docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.fail(e, Ctx::Engine))
+    /// Containers (all states) carrying every given `key=value` label, as the engine's loose
+    /// JSON (see `raw`: bollard's strict model rejects Podman's `stopped` state).
+    pub(crate) async fn list_labelled(&self, labels: &[String]) -> Result<Vec<serde_json::Value>> {
+        let filters = serde_json::json!({ "label": labels }).to_string();
+        let query = format!(
+            "/containers/json?all=1&filters={}",
+            percent_encode(&filters)
+        );
+        match self.get_json(&query).await? {
+            serde_json::Value::Array(list) => Ok(list),
+            other => Err(Error::communication(format!(
+                "the container list is not a list: {other}"
+            ))),
+        }
+    }
+
+    /// The negotiated API version, `major.minor`.
+    pub(crate) fn api_version(&self) -> String {
+        let v = self.docker.client_version();
+        format!("{}.{}", v.major_version, v.minor_version)
     }
 
     pub(crate) async fn create_exec(
@@ -293,16 +301,15 @@ impl Engine {
         container_id: &str,
         cmd: Vec<String>,
         env: Vec<String>,
-        user: Option<&str>,
+        attach_stdin: bool,
     ) -> Result<String> {
         let opts = CreateExecOptions {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            attach_stdin: Some(false),
+            attach_stdin: Some(attach_stdin),
             tty: Some(false),
             cmd: Some(cmd),
             env: Some(env),
-            user: user.map(str::to_string),
             ..Default::default()
         };
         let created = self
@@ -316,6 +323,17 @@ impl Engine {
     /// Starts an exec and returns its demultiplexed output. The stream ends when every holder of
     /// the process's stdout and stderr has closed them.
     pub(crate) async fn start_exec(&self, exec_id: &str) -> Result<OutputStream> {
+        self.start_exec_with_input(exec_id)
+            .await
+            .map(|(output, _)| output)
+    }
+
+    /// Like [`start_exec`](Self::start_exec), also returning the process's stdin (for an exec
+    /// created with `attach_stdin`).
+    pub(crate) async fn start_exec_with_input(
+        &self,
+        exec_id: &str,
+    ) -> Result<(OutputStream, ExecInput)> {
         use futures::TryStreamExt;
         let opts = StartExecOptions {
             detach: false,
@@ -329,11 +347,11 @@ impl Engine {
             .await
             .map_err(|e| self.fail(e, Ctx::Engine))?
         {
-            StartExecResults::Attached { output, .. } => {
+            StartExecResults::Attached { output, input } => {
                 let engine = self.clone();
-                Ok(Box::pin(
-                    output.map_err(move |e| engine.fail(e, Ctx::Engine)),
-                ))
+                let output: OutputStream =
+                    Box::pin(output.map_err(move |e| engine.fail(e, Ctx::Engine)));
+                Ok((output, input))
             }
             StartExecResults::Detached => Err(Error::communication(
                 "the engine started the exec detached although we asked to attach",
@@ -341,12 +359,30 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn inspect_exec(&self, exec_id: &str) -> Result<ExecInspectResponse> {
-        self.docker
-            .inspect_exec(exec_id)
-            .await
-            .map_err(|e| self.fail(e, Ctx::Engine))
+    /// The exec's state; `None` once the engine has forgotten it (Podman drops the exec sessions
+    /// of a restarted container).
+    pub(crate) async fn inspect_exec(&self, exec_id: &str) -> Result<Option<ExecInspectResponse>> {
+        match self.docker.inspect_exec(exec_id).await {
+            Ok(info) => Ok(Some(info)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) if status_code == 404 || message.contains("no such exec") => Ok(None),
+            Err(e) => Err(self.fail(e, Ctx::Engine)),
+        }
     }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn parse_api_version(s: &str) -> Option<(usize, usize)> {

@@ -20,7 +20,7 @@ use crate::types::StreamKind;
 /// Exit code of a process killed by SIGKILL.
 const SIGKILLED: i64 = 128 + 9;
 /// How long a SIGKILLed command waits to see whether its container is being removed.
-const REMOVAL_PATIENCE: Duration = Duration::from_millis(500);
+const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
 /// After a kill, how long output still in flight may take to arrive.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 pub(crate) const SIGKILL: i32 = 9;
@@ -52,20 +52,40 @@ pub(crate) struct Killer {
 }
 
 impl Killer {
+    pub(crate) fn new(engine: Engine, container_id: String, token: String) -> Self {
+        Killer {
+            engine,
+            container_id,
+            token,
+            signalled: Arc::default(),
+        }
+    }
+
     pub(crate) async fn signal(&self, signal: i32) -> Result<usize> {
+        self.signal_sparing(signal, None).await
+    }
+
+    /// Signals every process of the exec but `spared` (a session's shell).
+    pub(crate) async fn signal_sparing(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
         self.signalled.store(true, Ordering::SeqCst);
-        signal_tree(&self.engine, &self.container_id, &self.token, signal)
-            .await
-            .map_err(|e| gone_if_missing(e, &self.container_id))
+        signal_tree(
+            &self.engine,
+            &self.container_id,
+            &self.token,
+            signal,
+            spared,
+        )
+        .await
+        .map_err(|e| gone_if_missing(e, &self.container_id))
     }
 
     /// Kills in the background on the shared runtime, with a client of its own: the caller
     /// may be dropping us outside any runtime, or inside one that is about to end.
-    fn kill_detached(&self) {
+    pub(crate) fn kill_detached(&self) {
         let killer = self.clone();
         crate::runtime::shared().spawn(async move {
             let engine = Engine::connect_to(killer.engine.socket_path()).await?;
-            signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL).await
+            signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL, None).await
         });
     }
 }
@@ -100,18 +120,14 @@ impl Execution {
     ) -> Result<Execution> {
         let started = Instant::now();
         let token = new_token();
-        let env = vec![format!("{TOKEN_VAR}={token}")];
+        let killer = Killer::new(engine.clone(), container_id.to_string(), token.clone());
+        let env = vec![token_env(&token)];
         let exec_id = engine
-            .create_exec(container_id, spec.argv(), env, None)
+            .create_exec(container_id, spec.argv(), env, false)
             .await?;
         let output = engine.start_exec(&exec_id).await?;
         Ok(Execution {
-            killer: Killer {
-                engine: engine.clone(),
-                container_id: container_id.to_string(),
-                token,
-                signalled: Arc::default(),
-            },
+            killer,
             exec_id,
             output: Some(output),
             deadline: timeout.map(|t| started + t),
@@ -179,12 +195,24 @@ impl Execution {
     pub(crate) async fn finish(&mut self) -> Result<Outcome> {
         if !self.timed_out {
             let code = match self.deadline {
-                Some(deadline) => {
-                    tokio::time::timeout_at(deadline, exit_code(&self.killer.engine, &self.exec_id))
-                        .await
-                        .ok()
-                }
-                None => Some(exit_code(&self.killer.engine, &self.exec_id).await),
+                Some(deadline) => tokio::time::timeout_at(
+                    deadline,
+                    exit_code(
+                        &self.killer.engine,
+                        &self.killer.container_id,
+                        &self.exec_id,
+                    ),
+                )
+                .await
+                .ok(),
+                None => Some(
+                    exit_code(
+                        &self.killer.engine,
+                        &self.killer.container_id,
+                        &self.exec_id,
+                    )
+                    .await,
+                ),
             };
             match code {
                 // SIGKILLed, and not by us: possibly by the container's removal or stop, which
@@ -231,11 +259,17 @@ impl Execution {
 }
 
 /// The engine may report the exec as running for a moment after its output ended; there is
-/// no event for the transition, so poll with a short backoff.
-async fn exit_code(engine: &Engine, exec_id: &str) -> Result<i64> {
+/// no event for the transition, so poll with a short backoff. An exec the engine has forgotten
+/// (its container was restarted) ended with no known code: -1.
+async fn exit_code(engine: &Engine, container_id: &str, exec_id: &str) -> Result<i64> {
     let mut pause = Duration::from_millis(1);
     loop {
-        let info = engine.inspect_exec(exec_id).await?;
+        let Some(info) = engine.inspect_exec(exec_id).await? else {
+            return match container_trouble(engine, container_id, Duration::ZERO).await {
+                Some(e) => Err(e),
+                None => Ok(-1),
+            };
+        };
         if info.running != Some(true) {
             return Ok(info.exit_code.unwrap_or(-1));
         }
@@ -287,6 +321,11 @@ async fn container_trouble(
     loop {
         let state = match engine.inspect_container(container_id).await {
             Err(Error::ContainerNotFound { detail, .. }) => return Some(gone(detail)),
+            // Mid-removal Podman may answer with other errors: look again until patience ends.
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
             Err(_) => return None,
             Ok(info) => info.state.unwrap_or_default(),
         };
@@ -323,6 +362,11 @@ pub(crate) fn gone_if_missing(e: Error, container_id: &str) -> Error {
     }
 }
 
-fn new_token() -> String {
+/// The environment entry that marks an exec's processes.
+pub(crate) fn token_env(token: &str) -> String {
+    format!("{TOKEN_VAR}={token}")
+}
+
+pub(crate) fn new_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }

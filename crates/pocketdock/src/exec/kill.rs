@@ -13,16 +13,17 @@ use crate::error::Result;
 /// Name of the environment variable that marks an exec's processes.
 pub(crate) const TOKEN_VAR: &str = "POCKETDOCK_EXEC";
 
-/// `$1` signal number, `$2` token. Prints how many processes were signalled. All matches are
+/// `$1` signal number, `$2` token, `$3` a PID to spare (or empty). Prints how many processes were signalled. All matches are
 /// signalled together; for SIGKILL they are first frozen with SIGSTOP, so that none can react
 /// to another's death (a shell printing "Killed"), and the scan repeats until nothing carries
 /// the token, so that a fork racing the scan cannot escape.
-const KILL_SCRIPT: &str = r#"sig=$1; mark="POCKETDOCK_EXEC=$2"; rounds=1
+const KILL_SCRIPT: &str = r#"sig=$1; mark="POCKETDOCK_EXEC=$2"; spare=$3; rounds=1
 [ "$sig" = 9 ] && rounds=50
 total=0
 while [ "$rounds" -gt 0 ]; do
   pids=""
   for d in /proc/[0-9]*; do
+    [ "${d#/proc/}" = "$spare" ] && continue
     if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$mark"; then
       pids="$pids ${d#/proc/}"
     fi
@@ -42,6 +43,7 @@ pub(crate) async fn signal_tree(
     container_id: &str,
     token: &str,
     signal: i32,
+    spared: Option<u32>,
 ) -> Result<usize> {
     let argv = vec![
         "sh".to_string(),
@@ -50,11 +52,12 @@ pub(crate) async fn signal_tree(
         "pocketdock-kill".to_string(),
         signal.to_string(),
         token.to_string(),
+        spared.map(|p| p.to_string()).unwrap_or_default(),
     ];
     // As the container's user, like the command: /proc/PID/environ is readable by its owner
     // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
     let exec_id = engine
-        .create_exec(container_id, argv, Vec::new(), None)
+        .create_exec(container_id, argv, Vec::new(), false)
         .await?;
     let mut output = engine.start_exec(&exec_id).await?;
     let mut stdout = Vec::new();

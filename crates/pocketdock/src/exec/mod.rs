@@ -1,13 +1,13 @@
 //! Running commands. One path ([`Execution`]) turns a command into output frames and an exit
 //! status; the blocking run, the stream and the detached process are three consumers of it.
 
-mod execution;
+pub(crate) mod execution;
 mod kill;
 pub(crate) mod process;
 pub(crate) mod run;
 pub(crate) mod stream;
 
-pub(crate) use execution::{gone_if_missing, Execution, Outcome};
+pub(crate) use execution::{gone_if_missing, new_token, token_env, Execution, Killer, Outcome};
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ mod detached;
 mod lifecycle;
 mod persistence;
 mod resources;
+mod sessions;
 mod streaming;
 mod support;
 
@@ -49,6 +50,7 @@ fn main() {
         lifecycle::cases(),
         resources::cases(),
         persistence::cases(),
+        sessions::cases(),
         aio::cases(),
     ]
     .into_iter()
