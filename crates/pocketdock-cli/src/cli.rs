@@ -8,12 +8,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "pocketdock",
     version,
-    about = "Offline container sandboxes over the local Podman or Docker socket"
+    about = "Offline container sandboxes over the local Podman or Docker socket",
+    propagate_version = true
 )]
 pub struct Cli {
-    /// Engine socket (default: auto-detect Podman, then Docker).
+    /// Engine socket (default: POCKETDOCK_SOCKET, the project's `socket:`, then auto-detect).
     #[arg(long, global = true, env = "POCKETDOCK_SOCKET")]
     pub socket: Option<PathBuf>,
+
+    /// Say more about what is happening.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -21,8 +26,269 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one command in a fresh sandbox that is removed afterwards.
+    /// Show how to get started.
+    Quickstart,
+    /// Create a project (.pocketdock/pocketdock.yaml) here or in PATH.
+    Init(InitArgs),
+    /// Summarise the current project and its containers.
+    Status(JsonArgs),
+    /// Cross-check the project's instance directories against the engine.
+    Doctor(JsonArgs),
+    /// Show a container's run logs or history.
+    Logs(LogsArgs),
+    /// Create and start a sandbox (it keeps running after this command).
+    Create(CreateArgs),
+    /// Run a command in a sandbox.
+    Run(RunArgs),
+    /// Open an interactive shell in a sandbox.
+    Shell(ContainerArg),
+    /// Restart a sandbox (in place, or recreated with --fresh).
+    Reboot(RebootArgs),
+    /// Stop a sandbox without removing it.
+    Stop(ContainerArg),
+    /// Start a stopped sandbox again.
+    Resume(ContainerArg),
+    /// Stop and remove a sandbox.
+    Shutdown(ShutdownArgs),
+    /// Save a sandbox's filesystem as an image.
+    Snapshot(SnapshotArgs),
+    /// Remove stopped sandboxes.
+    Prune(PruneArgs),
+    /// List sandboxes.
+    List(ListArgs),
+    /// Show a sandbox's state and resource usage.
+    Info(InfoArgs),
+    /// Copy a file or directory from the host into a sandbox.
+    Push(CopyArgs),
+    /// Copy a file or directory from a sandbox to the host.
+    Pull(CopyArgs),
+    /// List the image profiles.
+    Profiles(JsonArgs),
+    /// Build profile images.
+    Build(BuildArgs),
+    /// Save profile images (or any images) to a .tar or .tar.gz file.
+    Export(ExportArgs),
+    /// Load images from a .tar or .tar.gz file.
+    Import(ImportArgs),
+    /// Run one command in a throwaway sandbox that is removed afterwards.
     Exec(ExecArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerArg {
+    /// The sandbox's name.
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the project (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Project name (default: the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The sandbox (default: every instance of the project).
+    pub container: Option<String>,
+    /// Show the run history (one line per command) instead of log files.
+    #[arg(long)]
+    pub history: bool,
+    /// Keep printing new entries as they are written.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// At most this many entries.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Image to run (default: the profile's, else pocketdock/minimal-python).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Sandbox name (default: pd-<8 hex>).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Image profile (sets the image and the network default).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Memory limit, e.g. 256m or 1g.
+    #[arg(long)]
+    pub mem_limit: Option<String>,
+    /// CPU cap as a share of one core (1-100).
+    #[arg(long)]
+    pub cpu_percent: Option<u32>,
+    /// Default timeout of runs, in seconds.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Keep the sandbox (stopped) when it is shut down.
+    #[arg(long)]
+    pub persist: bool,
+    /// Pass a host device through (repeatable): /dev/x or /dev/x:/dev/y.
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Publish a port (repeatable): HOST:CONTAINER.
+    #[arg(short = 'p', long = "port", value_parser = parse_port_pair)]
+    pub ports: Vec<(u16, u16)>,
+    /// Mount a host directory read-write (repeatable): HOST:CONTAINER.
+    #[arg(long = "volume")]
+    pub volumes: Vec<String>,
+    /// Project the sandbox belongs to (default: the current project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_port_pair(s: &str) -> Result<(u16, u16), String> {
+    let (host, container) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected HOST:CONTAINER, e.g. 8080:80"))?;
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("{p:?} is not a port number"))
+    };
+    Ok((port(host)?, port(container)?))
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Keep it running in the background and print its exec id.
+    #[arg(long, conflicts_with_all = ["stream", "json"])]
+    pub detach: bool,
+    /// Print output as it arrives (the default; kept for compatibility).
+    #[arg(long)]
+    pub stream: bool,
+    /// Seconds before the command and everything it started are killed (exit status 124).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Most bytes of output kept with --json.
+    #[arg(long)]
+    pub max_output: Option<usize>,
+    /// Interpret the command as this language.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+    /// Print one JSON object with the result instead of the output.
+    #[arg(long, conflicts_with = "stream")]
+    pub json: bool,
+    /// The command (joined with spaces and run by `sh -c`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RebootArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Recreate it from its image with the same configuration.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShutdownArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Image to create, repo[:tag].
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Only this project's sandboxes.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this project's sandboxes.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The sandbox's name.
+    pub container: String,
+    /// Source path.
+    pub src: String,
+    /// Destination path.
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Profiles to build.
+    #[arg(required_unless_present = "all")]
+    pub profiles: Vec<String>,
+    /// Build every profile.
+    #[arg(long, conflicts_with = "profiles")]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Profiles whose images to export.
+    #[arg(required_unless_present_any = ["all", "image"])]
+    pub profiles: Vec<String>,
+    /// Export every profile's image.
+    #[arg(long, conflicts_with = "profiles")]
+    pub all: bool,
+    /// Export this image (repeatable) in addition to the profiles.
+    #[arg(long)]
+    pub image: Vec<String>,
+    /// Archive to write: .tar or .tar.gz.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Archive to load: .tar or .tar.gz.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -30,22 +296,25 @@ pub struct ExecArgs {
     /// Image to run.
     #[arg(long, default_value = pocketdock::DEFAULT_IMAGE)]
     pub image: String,
-
     /// Seconds before the command and everything it started are killed (exit status 124).
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
-
     /// Interpret the command as this language.
     #[arg(long, value_enum, default_value_t = LangArg::Sh)]
     pub lang: LangArg,
-
     /// Print one JSON object with the result instead of streaming the output.
     #[arg(long)]
     pub json: bool,
-
     /// The command (joined with spaces and run by `sh -c`).
     #[arg(required = true, last = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::info::ContainerInfo;
 use crate::options::ContainerOptions;
 use crate::persistence::ContainerListItem;
+use crate::project::{DoctorReport, ProjectStatus};
 use crate::runtime::block_on;
 use crate::types::{BufferSnapshot, ExecResult, Lang, StreamChunk};
 use crate::{aio, aio::Container as AsyncContainer};
@@ -23,6 +24,11 @@ pub fn create_new_container(options: ContainerOptions) -> Result<Container> {
 /// [`aio::resume_container`]).
 pub fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
     block_on(aio::resume_container(name, socket)).map(Container::from)
+}
+
+/// A handle to an existing sandbox as it is, running or not (never removes it when dropped).
+pub fn find_container(name: &str, socket: Option<&Path>) -> Result<Container> {
+    block_on(aio::find_container(name, socket)).map(Container::from)
 }
 
 /// Managed containers, all states; only those of `project` if given.
@@ -46,6 +52,45 @@ pub fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> {
 /// Removes every stopped managed container (of `project`, if given); returns how many.
 pub fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
     block_on(aio::prune(project, socket))
+}
+
+/// Builds a profile's image (see [`aio::build_profile`]); returns its tag.
+pub fn build_profile(
+    name: &str,
+    socket: Option<&Path>,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<String> {
+    block_on(aio::build_profile(name, socket, progress))
+}
+
+/// Builds `tag` from a directory holding a `Dockerfile`.
+pub fn build_image_from_dir(
+    dir: &Path,
+    tag: &str,
+    socket: Option<&Path>,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    block_on(aio::build_image_from_dir(dir, tag, socket, progress))
+}
+
+/// Writes images into one `.tar` or `.tar.gz` archive; returns the bytes written.
+pub fn export_images(images: &[&str], dest: &Path, socket: Option<&Path>) -> Result<u64> {
+    block_on(aio::export_images(images, dest, socket))
+}
+
+/// Loads the images of a `.tar` or `.tar.gz` archive.
+pub fn import_images(src: &Path, socket: Option<&Path>) -> Result<Vec<String>> {
+    block_on(aio::import_images(src, socket))
+}
+
+/// Cross-checks the project's instance directories against the engine (see [`aio::doctor`]).
+pub fn doctor(project_root: Option<&Path>, socket: Option<&Path>) -> Result<DoctorReport> {
+    block_on(aio::doctor(project_root, socket))
+}
+
+/// The project, its configuration and its containers (see [`aio::project_status`]).
+pub fn project_status(project_root: Option<&Path>, socket: Option<&Path>) -> Result<ProjectStatus> {
+    block_on(aio::project_status(project_root, socket))
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -97,6 +142,11 @@ impl Container {
         self.inner.engine_kind()
     }
 
+    /// The instance directory of a persistent container created in a project.
+    pub fn data_path(&self) -> Option<&Path> {
+        self.inner.data_path()
+    }
+
     /// The project the container belongs to, if any.
     pub fn project(&self) -> Option<&str> {
         self.inner.project()
@@ -105,6 +155,11 @@ impl Container {
     /// Default timeout of blocking runs.
     pub fn default_timeout(&self) -> Duration {
         self.inner.default_timeout()
+    }
+
+    /// Lets the container outlive this handle: dropping the last handle no longer removes it.
+    pub fn release(&self) {
+        self.inner.release()
     }
 
     /// State and resource usage of the container.
@@ -245,6 +300,11 @@ pub struct Process {
 }
 
 impl Process {
+    /// The engine's id of the exec running the command.
+    pub fn id(&self) -> &str {
+        self.inner.id()
+    }
+
     /// Whether the command is still running.
     pub fn is_running(&self) -> Result<bool> {
         block_on(self.inner.is_running())

@@ -55,6 +55,10 @@ pub enum Error {
     #[error("image {image} not found locally; build or import it first (pocketdock works offline and never pulls)")]
     ImageNotFound { image: String },
 
+    /// Building, exporting or loading an image failed.
+    #[error("image {image}: {detail}")]
+    Image { image: String, detail: String },
+
     /// The session was closed (by `close`, its shell's exit, or the container's shutdown).
     #[error("the session is closed")]
     SessionClosed,
@@ -80,6 +84,37 @@ pub enum Error {
     /// (`..`, an absolute path, a path through a symlink): nothing of it was written outside.
     #[error("unsafe archive entry {entry:?}: {reason}")]
     UnsafeArchive { entry: String, reason: String },
+
+    /// No `.pocketdock/pocketdock.yaml` at `path` or above it (the reference's
+    /// `ProjectNotInitialized`).
+    #[error("no pocketdock project at {} or above it (create one with `pocketdock init`)", path.display())]
+    ProjectNotInitialized { path: PathBuf },
+
+    /// A `pocketdock.yaml` (project or install level) could not be read or is malformed: the
+    /// file, the line (1-based) and the field (`logging.auto_log`) where known.
+    #[error("{}", project_config_message(path, *line, field.as_deref(), detail))]
+    ProjectConfig {
+        path: PathBuf,
+        line: Option<usize>,
+        field: Option<String>,
+        detail: String,
+    },
+}
+
+fn project_config_message(
+    path: &std::path::Path,
+    line: Option<usize>,
+    field: Option<&str>,
+    detail: &str,
+) -> String {
+    let mut message = format!("invalid configuration {}", path.display());
+    if let Some(line) = line {
+        message.push_str(&format!(", line {line}"));
+    }
+    if let Some(field) = field {
+        message.push_str(&format!(", field `{field}`"));
+    }
+    format!("{message}: {detail}")
 }
 
 impl Error {
@@ -119,6 +154,15 @@ impl Error {
             | Error::Container { container_id, .. }
             | Error::FileNotFound { container_id, .. } => Some(container_id),
             _ => None,
+        }
+    }
+
+    /// A host file operation failed on `path`.
+    pub(crate) fn host_file(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::HostFile {
+            path: path.to_path_buf(),
+            kind: e.kind(),
+            detail: e.to_string(),
         }
     }
 

@@ -63,23 +63,22 @@ impl Container {
         if info.status != "running" {
             return Ok(info);
         }
+        // Sample before listing processes: the `ps` exec would count as the container's CPU.
+        if let Ok(first) = engine.stats_once(&id).await {
+            tokio::time::sleep(CPU_SAMPLE).await;
+            let second = engine
+                .stats_once(&id)
+                .await
+                .unwrap_or_else(|_| first.clone());
+            apply_stats(&mut info, &first, &second);
+        }
         // Podman's compat `top` answers with an empty body; `ps` in the container works on
         // every engine (an image without `ps` just reports no processes).
-        let (first, processes) = tokio::join!(engine.stats_once(&id), self.run(PS));
-        if let Ok(r) = processes {
+        if let Ok(r) = self.run(PS).await {
             if r.ok() {
                 info.processes = parse_ps(&r.stdout);
             }
         }
-        let Ok(first) = first else {
-            return Ok(info);
-        };
-        tokio::time::sleep(CPU_SAMPLE).await;
-        let second = engine
-            .stats_once(&id)
-            .await
-            .unwrap_or_else(|_| first.clone());
-        apply_stats(&mut info, &first, &second);
         Ok(info)
     }
 }

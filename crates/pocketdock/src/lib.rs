@@ -18,19 +18,25 @@ mod container;
 pub mod engine;
 mod error;
 mod exec;
+mod files;
+mod images;
 mod info;
 mod options;
 mod persistence;
 mod profile;
+mod project;
 mod runtime;
 mod session;
+mod terminal;
 mod types;
 mod utf8;
 
 pub use blocking::{
-    create_new_container, destroy_container, list_containers, prune, resume_container,
-    stop_container, Command, Container, ExecStream, Process, Session,
+    build_image_from_dir, build_profile, create_new_container, destroy_container, export_images,
+    find_container, import_images, list_containers, prune, resume_container, stop_container,
+    Command, Container, ExecStream, Process, Session,
 };
+pub use blocking::{doctor, project_status};
 pub use container::labels;
 pub use engine::EngineKind;
 pub use error::{Error, Result};
@@ -41,6 +47,11 @@ pub use options::{
 };
 pub use persistence::ContainerListItem;
 pub use profile::{list_profiles, resolve_profile, ProfileInfo};
+pub use project::{
+    find_project_root, init_project, list_log_files, load_config, read_history,
+    read_instance_metadata, DoctorReport, HistoryEntry, InstanceMetadata, LogFile, LogKind,
+    Project, ProjectConfig, ProjectStatus,
+};
 pub use types::{BufferSnapshot, ExecResult, Lang, StreamChunk, StreamKind};
 
 /// The async API: the same names as the crate root, as `async fn`s; streams implement
@@ -49,8 +60,11 @@ pub mod aio {
     pub use crate::container::{create_new_container, Command, Container};
     pub use crate::exec::process::Process;
     pub use crate::exec::stream::ExecStream;
+    pub use crate::images::{build_image_from_dir, build_profile, export_images, import_images};
     pub use crate::persistence::{
-        destroy_container, list_containers, prune, resume_container, stop_container,
+        destroy_container, find_container, list_containers, prune, resume_container, stop_container,
     };
+    pub use crate::project::{doctor, project_status};
     pub use crate::session::Session;
+    pub use crate::terminal::{Terminal, TerminalControl, TerminalOutput};
 }

@@ -30,6 +30,7 @@ pub struct ContainerOptions {
     pub(crate) profile: Option<String>,
     pub(crate) network: Option<bool>,
     pub(crate) project: Option<String>,
+    pub(crate) project_root: Option<PathBuf>,
 }
 
 impl Default for ContainerOptions {
@@ -50,6 +51,7 @@ impl Default for ContainerOptions {
             profile: None,
             network: None,
             project: None,
+            project_root: None,
         }
     }
 }
@@ -74,7 +76,8 @@ impl ContainerOptions {
         self
     }
 
-    /// Engine socket; default: `POCKETDOCK_SOCKET`, then auto-detection.
+    /// Engine socket; default: `POCKETDOCK_SOCKET`, then the project's `socket:`, then
+    /// auto-detection.
     pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.socket_path = Some(path.into());
         self
@@ -140,9 +143,20 @@ impl ContainerOptions {
         self
     }
 
-    /// The project the sandbox belongs to (a label; used by listing and pruning).
+    /// The project the sandbox belongs to (a label; used by listing and pruning). Default: the
+    /// name of the project the sandbox is created in (see [`project_root`](Self::project_root)).
     pub fn project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
+        self
+    }
+
+    /// Creates the sandbox in the project at `root` (a directory holding
+    /// `.pocketdock/pocketdock.yaml`) instead of the project around the current directory: its
+    /// name labels the sandbox, its `socket:` applies, and a persistent sandbox gets its
+    /// instance directory there. A `root` that is no project is
+    /// [`Error::ProjectNotInitialized`](crate::Error) at creation.
+    pub fn project_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.project_root = Some(root.into());
         self
     }
 }

@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 /// A managed container as listed by [`list_containers`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ContainerListItem {
     pub id: String,
     pub name: String,
@@ -21,7 +21,8 @@ pub struct ContainerListItem {
 }
 
 /// A handle to an existing sandbox, started again if it was stopped. Its configuration (ports,
-/// limits, volumes, default timeout, persistence) is what the container was created with.
+/// limits, volumes, default timeout, persistence) is what the container was created with. The
+/// handle does not own the container: dropping it never removes it.
 pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
     let engine = Engine::connect(socket).await?;
     let info = engine.inspect_container(name).await?;
@@ -31,6 +32,14 @@ pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Conta
         engine.start_container(&container.id()).await?;
     }
     Ok(container)
+}
+
+/// A handle to an existing sandbox as it is (running or not). Like every handle obtained by
+/// name, it never removes the container when dropped.
+pub async fn find_container(name: &str, socket: Option<&Path>) -> Result<Container> {
+    let engine = Engine::connect(socket).await?;
+    let info = engine.inspect_container(name).await?;
+    Container::from_inspect(engine, &info)
 }
 
 /// Managed containers, all states; only those of `project` if given.
@@ -47,7 +56,7 @@ pub async fn list_containers(
     Ok(list.iter().map(list_item).collect())
 }
 
-fn list_item(c: &serde_json::Value) -> ContainerListItem {
+pub(crate) fn list_item(c: &serde_json::Value) -> ContainerListItem {
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
     let label = |k: &str| text(&c["Labels"][k]);
     let name = c["Names"][0]
@@ -78,11 +87,16 @@ pub async fn stop_container(name: &str, socket: Option<&Path>) -> Result<()> {
         .await
 }
 
-/// Removes a sandbox, running or not.
+/// Removes a sandbox, running or not, and its instance directory (`pocketdock.data-path`).
 pub async fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> {
     let engine = Engine::connect(socket).await?;
-    let id = managed_id(&engine, name).await?;
-    engine.remove_container(&id, true).await
+    let info = engine.inspect_container(name).await?;
+    let container = Container::from_inspect(engine.clone(), &info)?;
+    engine.remove_container(&container.id(), true).await?;
+    if let Some(dir) = container.data_path() {
+        crate::project::remove_instance_dir(dir);
+    }
+    Ok(())
 }
 
 /// Removes every stopped managed container (of `project`, if given); returns how many.

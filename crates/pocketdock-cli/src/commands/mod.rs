@@ -1,3 +1,10 @@
-mod exec;
+//! One module per group of commands; each takes parsed arguments and returns an exit status.
 
-pub use exec::exec;
+pub mod container;
+pub mod exec;
+pub mod files;
+pub mod images;
+pub mod misc;
+pub mod project;
+pub mod run;
+pub mod shell;

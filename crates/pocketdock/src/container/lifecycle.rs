@@ -54,6 +54,9 @@ impl Container {
         let plan = create::plan_from_inspect(self.name(), &info)?;
         engine.remove_container(&id, true).await?;
         let new_id = create_and_start(engine, &plan).await?;
+        if let Some(instance) = self.instance() {
+            instance.set_container_id(&new_id);
+        }
         self.set_id(new_id);
         Ok(())
     }

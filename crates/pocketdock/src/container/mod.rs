@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     name: String,
     persist: bool,
     project: Option<String>,
+    /// The instance directory of a persistent container in a project, and its logger.
+    instance: Option<crate::project::Instance>,
     default_timeout: Duration,
     callbacks: Callbacks,
     sessions: SessionRegistry,
@@ -63,16 +65,24 @@ pub(crate) struct Inner {
 /// Creates and starts a sandbox.
 pub async fn create_new_container(options: ContainerOptions) -> Result<Container> {
     // Everything the caller can get wrong is checked before the engine is asked anything.
-    let plan = create::plan(&options)?;
-    let engine = Engine::connect(options.socket_path.as_deref()).await?;
+    let mut plan = create::plan(&options)?;
+    // The project (given, or around the current directory): labels, socket, instance directory.
+    let project = crate::project::prepare(&options, &mut plan)?;
+    let engine = match &project {
+        Some(p) => p.connect(options.socket_path.as_deref()).await?,
+        None => Engine::connect(options.socket_path.as_deref()).await?,
+    };
     let id = create_and_start(&engine, &plan).await?;
+    let project_name = project.as_ref().map(|p| p.project_name().to_string());
+    let instance = project.and_then(|p| p.finish(&id));
     Ok(Container::new(
         engine,
         id,
         plan.name,
         options.persist,
-        options.project,
+        project_name.or(options.project),
         options.timeout,
+        instance,
     ))
 }
 
@@ -96,6 +106,7 @@ impl Container {
         persist: bool,
         project: Option<String>,
         default_timeout: Duration,
+        instance: Option<crate::project::Instance>,
     ) -> Self {
         Container {
             inner: Arc::new(Inner {
@@ -104,6 +115,7 @@ impl Container {
                 name,
                 persist,
                 project,
+                instance,
                 default_timeout,
                 callbacks: Callbacks::default(),
                 sessions: SessionRegistry::default(),
@@ -112,7 +124,8 @@ impl Container {
         }
     }
 
-    /// A handle to an existing managed container, configured from its labels.
+    /// A handle to an existing managed container, configured from its labels. It does not own
+    /// the container: dropping it never removes it (only the creating handle does).
     pub(crate) fn from_inspect(engine: Engine, info: &ContainerInspectResponse) -> Result<Self> {
         let id = info.id.clone().unwrap_or_default();
         let labels: HashMap<String, String> = info
@@ -132,14 +145,20 @@ impl Container {
             .map(|n| n.trim_start_matches('/').to_string())
             .or_else(|| labels.get(labels::INSTANCE).cloned())
             .unwrap_or_else(|| id.clone());
-        Ok(Container::new(
+        let container = Container::new(
             engine,
             id,
             name,
             labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
             labels.get(labels::PROJECT).cloned(),
             create::timeout_from_labels(&labels).unwrap_or(crate::DEFAULT_TIMEOUT),
-        ))
+            labels
+                .get(labels::DATA_PATH)
+                .filter(|p| !p.is_empty())
+                .map(|p| crate::project::Instance::new(PathBuf::from(p))),
+        );
+        container.release();
+        Ok(container)
     }
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
@@ -182,6 +201,16 @@ impl Container {
     /// The project the container belongs to, if any.
     pub fn project(&self) -> Option<&str> {
         self.inner.project.as_deref()
+    }
+
+    /// The instance directory (`.pocketdock/instances/<name>/`) of a persistent container
+    /// created in a project: `instance.toml`, `history.jsonl`, `logs/`.
+    pub fn data_path(&self) -> Option<&Path> {
+        self.inner.instance.as_ref().map(|i| i.data_path())
+    }
+
+    pub(crate) fn instance(&self) -> Option<&crate::project::Instance> {
+        self.inner.instance.as_ref()
     }
 
     /// Which engine runs the container.
@@ -236,6 +265,12 @@ impl Container {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Lets the container outlive this handle: dropping the last handle no longer removes it
+    /// (manage it by name with `resume_container`, `stop_container`, `destroy_container`).
+    pub fn release(&self) {
+        self.inner.shut_down.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn mark_shut_down(&self) {
@@ -323,24 +358,48 @@ impl Command {
         let c = &self.container;
         let id = c.id();
         let timeout = self.spec.timeout.unwrap_or(c.inner.default_timeout);
-        exec::run::run(c.engine(), &id, &self.spec, timeout)
+        let started = chrono::Utc::now();
+        let result = exec::run::run(c.engine(), &id, &self.spec, timeout)
             .await
-            .map_err(|e| exec::gone_if_missing(e, &id))
+            .map_err(|e| exec::gone_if_missing(e, &id))?;
+        if let Some(log) = c.instance().and_then(|i| i.log()) {
+            log.log_run(&self.spec.command, &result, started);
+        }
+        Ok(result)
     }
 
     /// Starts the command and yields its output as it arrives.
     pub async fn stream(self) -> Result<ExecStream> {
         let exec = self.container.start(&self.spec, self.spec.timeout).await?;
-        Ok(ExecStream::new(exec, self.spec.max_output))
+        let mut stream = ExecStream::new(exec, self.spec.max_output);
+        if self.container.instance().and_then(|i| i.log()).is_some() {
+            // A streamed run is a run: it goes into the history too, once it has ended.
+            let (container, command, started) =
+                (self.container.weak(), self.spec.command, chrono::Utc::now());
+            stream.on_finish(move |result| {
+                let container = container.upgrade().map(Container::from_inner);
+                if let Some(log) = container
+                    .as_ref()
+                    .and_then(|c| c.instance())
+                    .and_then(|i| i.log())
+                {
+                    log.log_run(&command, result, started);
+                }
+            });
+        }
+        Ok(stream)
     }
 
     /// Starts the command in the background.
     pub async fn spawn(self) -> Result<Process> {
         let exec = self.container.start(&self.spec, self.spec.timeout).await?;
+        let instance_log = self.container.instance().and_then(|i| i.log());
+        let log = instance_log.and_then(|l| l.detached(&self.spec.command));
         Ok(Process::start(
             exec,
             self.container.weak(),
             self.spec.buffer_capacity,
+            log,
         ))
     }
 }

@@ -2,10 +2,13 @@
 //! mapping engine failures to our typed errors, and each engine's quirks. Nothing above this module
 //! knows which engine it talks to.
 
+mod archive;
 mod errors;
+mod images;
 mod raw;
 mod socket;
 
+pub(crate) use archive::PathStat;
 
 pub use socket::{Discovery, PRIVATE_SERVICE_IDLE};
 
@@ -35,6 +38,15 @@ pub enum EngineKind {
 
 /// One demultiplexed frame of an exec's output.
 pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput>> + Send>>;
+/// What to run in a container, and how to attach to it.
+#[derive(Debug, Default)]
+pub(crate) struct ExecRequest {
+    pub(crate) cmd: Vec<String>,
+    pub(crate) env: Vec<String>,
+    pub(crate) stdin: bool,
+    pub(crate) tty: bool,
+}
+
 /// The stdin of an exec.
 pub(crate) type ExecInput = Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
 
@@ -299,17 +311,15 @@ impl Engine {
     pub(crate) async fn create_exec(
         &self,
         container_id: &str,
-        cmd: Vec<String>,
-        env: Vec<String>,
-        attach_stdin: bool,
+        request: ExecRequest,
     ) -> Result<String> {
         let opts = CreateExecOptions {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            attach_stdin: Some(attach_stdin),
-            tty: Some(false),
-            cmd: Some(cmd),
-            env: Some(env),
+            attach_stdin: Some(request.stdin),
+            tty: Some(request.tty),
+            cmd: Some(request.cmd),
+            env: Some(request.env),
             ..Default::default()
         };
         let created = self
@@ -318,6 +328,18 @@ impl Engine {
             .await
             .map_err(|e| self.fail(e, Ctx::Container(container_id)))?;
         Ok(created.id)
+    }
+
+    /// Resizes the pseudo-terminal of a TTY exec.
+    pub(crate) async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()> {
+        let opts = bollard::exec::ResizeExecOptions {
+            width: cols,
+            height: rows,
+        };
+        self.docker
+            .resize_exec(exec_id, opts)
+            .await
+            .map_err(|e| self.fail(e, Ctx::Engine))
     }
 
     /// Starts an exec and returns its demultiplexed output. The stream ends when every holder of

@@ -1,5 +1,6 @@
-//! Finding an engine socket: explicit > `POCKETDOCK_SOCKET` > the well-known paths, and when none
-//! answers but `podman` is installed, a private `podman system service` of our own.
+//! Finding an engine socket: explicit > `POCKETDOCK_SOCKET` > the project's `socket:` > the
+//! well-known paths, and when none answers but `podman` is installed, a private
+//! `podman system service` of our own.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,18 +27,45 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// `POCKETDOCK_SOCKET` if set, else the platform's well-known sockets, then a private Podman
-    /// service under the user's runtime directory.
+    /// `POCKETDOCK_SOCKET` if set, else the `socket:` of the project around the current
+    /// directory, else the platform's well-known sockets, then a private Podman service under
+    /// the user's runtime directory. A malformed project configuration is a warning here (and
+    /// an error where the project itself is used, such as creating a container in it).
     pub fn from_env() -> Discovery {
-        let mut candidates = Vec::new();
-        if let Some(p) = std::env::var_os("POCKETDOCK_SOCKET").filter(|p| !p.is_empty()) {
-            candidates.push(strip_scheme(Path::new(&p)));
+        let project_socket = match crate::project::find_project_root(None) {
+            Some(root) => match crate::project::load_config(Some(&root)) {
+                Ok(config) => config.socket,
+                Err(e) => {
+                    tracing::warn!("ignoring the project's socket setting: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        Self::with_project_socket(project_socket.as_deref())
+    }
+
+    /// `POCKETDOCK_SOCKET` if set, else `project_socket` if given, else auto-detection.
+    pub fn with_project_socket(project_socket: Option<&Path>) -> Discovery {
+        let env = std::env::var_os("POCKETDOCK_SOCKET")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        Self::from_sources(env.as_deref(), project_socket)
+    }
+
+    /// The precedence itself, from values rather than the environment: `env_socket` (the
+    /// `POCKETDOCK_SOCKET` value) alone if given, else `project_socket` alone if given, else
+    /// the well-known sockets and a private Podman service. A socket that was named is the only
+    /// candidate: if it does not answer, discovery fails rather than picking another engine.
+    pub fn from_sources(env_socket: Option<&Path>, project_socket: Option<&Path>) -> Discovery {
+        if let Some(p) = env_socket.or(project_socket) {
             return Discovery {
-                candidates,
+                candidates: vec![strip_scheme(p)],
                 private_dir: None,
                 podman_binary: "podman".into(),
             };
         }
+        let mut candidates = Vec::new();
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from);
@@ -199,4 +227,29 @@ fn not_running_hint(candidates: &[PathBuf]) -> String {
          `systemctl --user start podman.socket` or `sudo systemctl start docker`"
     };
     format!("no socket answered (tried {tried}); {start}, or point POCKETDOCK_SOCKET at a socket")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_env_then_project_then_auto() {
+        let env = Path::new("/env.sock");
+        let project = Path::new("unix:///project.sock");
+        let d = Discovery::from_sources(Some(env), Some(project));
+        assert_eq!(d.candidates, [PathBuf::from("/env.sock")]);
+        assert_eq!(d.private_dir, None);
+        let d = Discovery::from_sources(None, Some(project));
+        assert_eq!(d.candidates, [PathBuf::from("/project.sock")]);
+        assert_eq!(
+            d.private_dir, None,
+            "a named socket is not replaced by another engine"
+        );
+        let d = Discovery::from_sources(None, None);
+        assert!(d
+            .candidates
+            .contains(&PathBuf::from("/run/podman/podman.sock")));
+        assert!(d.private_dir.is_some());
+    }
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::kill::{signal_tree, TOKEN_VAR};
 use super::CommandSpec;
-use crate::engine::{Engine, OutputStream};
+use crate::engine::{Engine, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
 use crate::types::StreamKind;
 
@@ -123,7 +123,14 @@ impl Execution {
         let killer = Killer::new(engine.clone(), container_id.to_string(), token.clone());
         let env = vec![token_env(&token)];
         let exec_id = engine
-            .create_exec(container_id, spec.argv(), env, false)
+            .create_exec(
+                container_id,
+                ExecRequest {
+                    cmd: spec.argv(),
+                    env,
+                    ..Default::default()
+                },
+            )
             .await?;
         let output = engine.start_exec(&exec_id).await?;
         Ok(Execution {
@@ -139,6 +146,10 @@ impl Execution {
 
     pub(crate) fn killer(&self) -> Killer {
         self.killer.clone()
+    }
+
+    pub(crate) fn exec_id(&self) -> &str {
+        &self.exec_id
     }
 
     pub(crate) fn started(&self) -> Instant {

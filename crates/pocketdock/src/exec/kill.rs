@@ -7,7 +7,7 @@
 
 use futures::StreamExt;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, ExecRequest};
 use crate::error::Result;
 
 /// Name of the environment variable that marks an exec's processes.
@@ -57,7 +57,13 @@ pub(crate) async fn signal_tree(
     // As the container's user, like the command: /proc/PID/environ is readable by its owner
     // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
     let exec_id = engine
-        .create_exec(container_id, argv, Vec::new(), false)
+        .create_exec(
+            container_id,
+            ExecRequest {
+                cmd: argv,
+                ..Default::default()
+            },
+        )
         .await?;
     let mut output = engine.start_exec(&exec_id).await?;
     let mut stdout = Vec::new();

@@ -10,6 +10,7 @@ use super::Execution;
 use crate::buffer::OutputBuffer;
 use crate::container::{Container, Inner};
 use crate::error::{Error, Result};
+use crate::project::DetachLog;
 use crate::types::{BufferSnapshot, ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 
@@ -24,6 +25,7 @@ enum End {
 /// its container at the latest.
 #[derive(Debug, Clone)]
 pub struct Process {
+    exec_id: String,
     shared: Arc<Shared>,
     killer: Killer,
     started: tokio::time::Instant,
@@ -37,19 +39,30 @@ struct Shared {
 
 impl Process {
     /// Starts the reading task that owns `exec` for the rest of its life.
-    pub(crate) fn start(exec: Execution, container: Weak<Inner>, buffer_capacity: usize) -> Self {
+    pub(crate) fn start(
+        exec: Execution,
+        container: Weak<Inner>,
+        buffer_capacity: usize,
+        log: Option<DetachLog>,
+    ) -> Self {
         let (end, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             buffer: Mutex::new(OutputBuffer::new(buffer_capacity)),
             end,
         });
         let process = Process {
+            exec_id: exec.exec_id().to_string(),
             shared: shared.clone(),
             killer: exec.killer(),
             started: exec.started(),
         };
-        tokio::spawn(read_loop(exec, shared, container));
+        tokio::spawn(read_loop(exec, shared, container, log));
         process
+    }
+
+    /// The engine's id of the exec running the command.
+    pub fn id(&self) -> &str {
+        &self.exec_id
     }
 
     /// Whether the command is still running.
@@ -134,12 +147,20 @@ impl Process {
     }
 }
 
-async fn read_loop(mut exec: Execution, shared: Arc<Shared>, container: Weak<Inner>) {
+async fn read_loop(
+    mut exec: Execution,
+    shared: Arc<Shared>,
+    container: Weak<Inner>,
+    log: Option<DetachLog>,
+) {
     let mut stdout = Utf8Decoder::default();
     let mut stderr = Utf8Decoder::default();
     let deliver = |stream: StreamKind, data: String| {
         if data.is_empty() {
             return;
+        }
+        if let Some(log) = &log {
+            log.output(stream, &data);
         }
         shared
             .buffer
@@ -175,6 +196,15 @@ async fn read_loop(mut exec: Execution, shared: Arc<Shared>, container: Weak<Inn
             Err(e) => End::Failed(e),
         },
     };
+    if let Some(log) = &log {
+        match &end {
+            End::Exited {
+                exit_code,
+                timed_out,
+            } => log.finished(Some(*exit_code), *timed_out),
+            End::Failed(_) => log.finished(None, false),
+        }
+    }
     if let (End::Exited { exit_code, .. }, Some(inner)) = (&end, container.upgrade()) {
         let container = Container::from_inner(inner);
         container.callbacks().exit(&container, *exit_code);

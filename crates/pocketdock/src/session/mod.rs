@@ -14,9 +14,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::container::Container;
-use crate::engine::{Engine, ExecInput, OutputStream};
+use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
 use crate::exec::{new_token, token_env, Killer};
+use crate::project::SessionLog;
 use crate::types::{ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 use marker::{MarkerScanner, Piece};
@@ -56,6 +57,8 @@ struct Shared {
     /// The shell runs one command at a time; so do we.
     one_at_a_time: tokio::sync::Mutex<()>,
     next_seq: AtomicU64,
+    /// The session's log in its container's instance directory, if it has one.
+    log: Option<SessionLog>,
 }
 
 #[derive(Default)]
@@ -121,16 +124,25 @@ impl Container {
         let exec_id = engine
             .create_exec(
                 &container_id,
-                vec!["sh".into()],
-                vec![token_env(&token)],
-                true,
+                ExecRequest {
+                    cmd: vec!["sh".into()],
+                    env: vec![token_env(&token)],
+                    stdin: true,
+                    tty: false,
+                },
             )
             .await
             .map_err(|e| self.gone_if_missing(e))?;
         let (output, input) = engine.start_exec_with_input(&exec_id).await?;
         let (version, _) = watch::channel(0);
+        let id = format!("{:016x}", rand::random::<u64>());
+        let log = self
+            .instance()
+            .and_then(|i| i.log())
+            .and_then(|l| l.session(&id));
         let shared = Arc::new(Shared {
-            id: format!("{:016x}", rand::random::<u64>()),
+            id,
+            log,
             exec_id,
             killer: Killer::new(engine.clone(), container_id, token),
             engine,
@@ -177,7 +189,11 @@ impl Session {
     /// Writes a line to the shell and returns at once; its output shows up in
     /// [`read`](Self::read) and the [`on_output`](Self::on_output) callbacks.
     pub async fn send(&self, command: &str) -> Result<()> {
-        self.write(&format!("{command}\n")).await
+        self.write(&format!("{command}\n")).await?;
+        if let Some(log) = &self.shared.log {
+            log.sent(command);
+        }
+        Ok(())
     }
 
     /// Runs `command` in the shell and waits for it: its exit code, stdout and stderr. On
@@ -210,6 +226,9 @@ impl Session {
             MarkerScanner::print_command(id, seq, "E", true),
         );
         self.write(&line).await?;
+        if let Some(log) = &self.shared.log {
+            log.sent(command);
+        }
         let finished = |st: &State| st.ended || st.capture.as_ref().is_some_and(Capture::complete);
         let mut timed_out = false;
         if !self.wait_for(timeout.map(|t| started + t), finished).await {
@@ -429,6 +448,9 @@ fn deliver(shared: &Shared, stream: StreamKind, pieces: Vec<Piece>) {
         st.callbacks.clone()
     };
     for text in &texts {
+        if let Some(log) = &shared.log {
+            log.received(text);
+        }
         for f in &callbacks {
             crate::callbacks::guarded(|| f(text));
         }

@@ -6,8 +6,11 @@
 mod aio;
 mod blocking;
 mod detached;
+mod files;
+mod images;
 mod lifecycle;
 mod persistence;
+mod projects;
 mod resources;
 mod sessions;
 mod streaming;
@@ -47,9 +50,12 @@ fn main() {
         blocking::cases(),
         streaming::cases(),
         detached::cases(),
+        images::cases(),
+        files::cases(),
         lifecycle::cases(),
         resources::cases(),
         persistence::cases(),
+        projects::cases(),
         sessions::cases(),
         aio::cases(),
     ]

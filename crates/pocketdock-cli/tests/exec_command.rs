@@ -1,27 +1,15 @@
 //! `pocketdock exec` through the real binary, against every engine under test.
 
+mod support;
+
 use assert_cmd::Command;
 
-/// The sockets of the engines under test (`POCKETDOCK_TEST_ENGINES`, default both).
 fn sockets() -> Vec<String> {
-    let engines =
-        std::env::var("POCKETDOCK_TEST_ENGINES").unwrap_or_else(|_| "podman,docker".into());
-    engines
-        .split(',')
-        .map(|name| {
-            let var = format!("POCKETDOCK_TEST_{}_SOCKET", name.trim().to_uppercase());
-            std::env::var(var).unwrap_or_else(|_| match name.trim() {
-                "podman" => "/run/podman/podman.sock".into(),
-                _ => "/var/run/docker.sock".into(),
-            })
-        })
-        .collect()
+    support::engines().into_iter().map(|(_, s)| s).collect()
 }
 
 fn pocketdock(socket: &str) -> Command {
-    let mut cmd = Command::cargo_bin("pocketdock").unwrap();
-    cmd.env("POCKETDOCK_SOCKET", socket);
-    cmd
+    support::pocketdock(socket)
 }
 
 #[test]

@@ -1,0 +1,116 @@
+//! Image operations: build from a context, export to an archive, load from one.
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+
+use super::errors::Ctx;
+use super::Engine;
+use crate::error::{Error, Result};
+
+impl Engine {
+    /// Builds `tag` from a tar build context; `progress` gets the build's output lines.
+    /// Nothing is pulled: every `FROM` image must be local.
+    pub(crate) async fn build_image(
+        &self,
+        tag: &str,
+        context_tar: Bytes,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let opts = bollard::query_parameters::BuildImageOptions {
+            t: Some(tag.to_string()),
+            dockerfile: "Dockerfile".into(),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut events = std::pin::pin!(self.docker.build_image(
+            opts,
+            None,
+            Some(bollard::body_full(context_tar))
+        ));
+        while let Some(event) = events.next().await {
+            let info = event.map_err(|e| self.build_failed(tag, e))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(Error::Image {
+                    image: tag.to_string(),
+                    detail,
+                });
+            }
+            for text in [info.stream, info.status].into_iter().flatten() {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    progress(line);
+                }
+            }
+        }
+        // Podman reports some failures only by not producing the image.
+        self.docker
+            .inspect_image(tag)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Image {
+                image: tag.to_string(),
+                detail: format!("the build ended without producing the image ({e})"),
+            })
+    }
+
+    fn build_failed(&self, tag: &str, e: bollard::errors::Error) -> Error {
+        match self.fail(e, Ctx::Engine) {
+            Error::SocketCommunication { detail } => Error::Image {
+                image: tag.to_string(),
+                detail,
+            },
+            other => other,
+        }
+    }
+
+    /// The images as one `docker save` archive, streamed.
+    pub(crate) fn export_images(
+        &self,
+        names: &[&str],
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        let engine = self.clone();
+        self.docker
+            .export_images(names)
+            .map(move |r| r.map_err(|e| engine.fail(e, Ctx::Engine)))
+    }
+
+    /// Loads a `docker save` archive; returns the engine's report lines.
+    pub(crate) async fn load_images<S>(&self, archive: S) -> Result<Vec<String>>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let opts = bollard::query_parameters::ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let mut events = std::pin::pin!(self.docker.import_image_stream(opts, archive, None));
+        let mut report = Vec::new();
+        while let Some(event) = events.next().await {
+            let info = event.map_err(|e| self.fail(e, Ctx::Engine))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(Error::Image {
+                    image: "(archive)".into(),
+                    detail,
+                });
+            }
+            report.extend(
+                info.stream
+                    .into_iter()
+                    .chain(info.status)
+                    .map(|s| s.trim().to_string()),
+            );
+        }
+        Ok(report.into_iter().filter(|s| !s.is_empty()).collect())
+    }
+
+    /// Whether the image is present locally.
+    pub(crate) async fn image_exists(&self, name: &str) -> Result<bool> {
+        match self.docker.inspect_image(name).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.fail(e, Ctx::Engine)),
+        }
+    }
+}

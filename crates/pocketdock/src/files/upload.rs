@@ -1,0 +1,274 @@
+//! Getting files into a container: the archive, built while it is sent, in bounded memory.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tar::{Builder, EntryType, Header};
+use tokio::sync::mpsc;
+
+use super::owner::Owner;
+use super::plan::Plan;
+use super::Sandbox;
+use crate::error::{Error, Result};
+
+/// Size of the pieces the archive is sent in, and how many may wait for the socket: together
+/// they bound what an upload holds in memory, whatever the size of the files.
+const CHUNK: usize = 64 * 1024;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Mode of the parent directories we create.
+const PARENT_MODE: u32 = 0o755;
+
+/// Uploads `data` as one file, mode 0644. The bytes are sent in pieces straight from `data`.
+pub(super) async fn write_bytes(
+    sb: &Sandbox,
+    plan: &Plan,
+    owner: Owner,
+    data: &[u8],
+) -> Result<()> {
+    let head = file_head(plan, owner, data.len() as u64)?;
+    let padding = (512 - data.len() % 512) % 512;
+    let tail = Bytes::from(vec![0u8; padding + 1024]);
+    let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let feed = async move {
+        let pieces = std::iter::once(head)
+            .chain(data.chunks(CHUNK).map(Bytes::copy_from_slice))
+            .chain(std::iter::once(tail));
+        for piece in pieces {
+            if tx.send(Ok(piece)).await.is_err() {
+                return; // the upload failed, and reports why
+            }
+        }
+    };
+    let upload = sb
+        .engine
+        .upload_archive(&sb.id, &plan.dir, receiver_stream(rx));
+    tokio::join!(feed, upload).1
+}
+
+/// The archive up to the file's content: the missing parents, then the file's header (whose
+/// long-name extension, if any, the builder writes).
+fn file_head(plan: &Plan, owner: Owner, size: u64) -> Result<Bytes> {
+    let mut builder = Builder::new(Vec::new());
+    let built = (|| {
+        for parent in plan.parents() {
+            let mut h = header(EntryType::Directory, PARENT_MODE, owner, 0);
+            builder.append_data(&mut h, parent, io::empty())?;
+        }
+        let mut h = header(EntryType::Regular, 0o644, owner, size);
+        builder.append_data(&mut h, plan.entry(), io::empty())
+    })();
+    built
+        .map_err(|e| Error::invalid(format!("cannot put {:?} in an archive: {e}", plan.entry())))?;
+    // Taken before the builder is dropped, which appends the end-of-archive blocks.
+    Ok(Bytes::from(std::mem::take(builder.get_mut())))
+}
+
+/// Uploads the host file or tree `src` (symlinks inside kept as symlinks, modes kept, the
+/// top-level path followed). The archive is built on the blocking pool while it is sent.
+pub(super) async fn push_tree(sb: &Sandbox, plan: Plan, owner: Owner, src: PathBuf) -> Result<()> {
+    let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let entry = plan.entry();
+    let parents: Vec<PathBuf> = plan.parents().collect();
+    let build = tokio::task::spawn_blocking(move || build_tree(tx, &src, &parents, &entry, owner));
+    let uploaded = sb
+        .engine
+        .upload_archive(&sb.id, &plan.dir, receiver_stream(rx))
+        .await;
+    let built = build
+        .await
+        .map_err(|e| Error::communication(format!("building the archive failed: {e}")))?;
+    // A host-side failure cuts the upload short and is the cause; otherwise the engine's error
+    // is, and the builder only noticed that nobody read any more.
+    match (built, uploaded) {
+        (Err(e @ Error::HostFile { .. }), _) | (Ok(()), Err(e)) | (Err(_), Err(e)) => Err(e),
+        (Err(e), Ok(())) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+fn receiver_stream(
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
+
+fn header(kind: EntryType, mode: u32, owner: Owner, size: u64) -> Header {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(owner.uid);
+    h.set_gid(owner.gid);
+    h.set_size(size);
+    h.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    h
+}
+
+fn build_tree(
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    src: &Path,
+    parents: &[PathBuf],
+    entry: &Path,
+    owner: Owner,
+) -> Result<()> {
+    let mut builder = Builder::new(ChannelWriter::new(tx.clone()));
+    let mut current = src.to_path_buf();
+    let mut appended = (|| -> io::Result<()> {
+        for parent in parents {
+            let mut h = header(EntryType::Directory, PARENT_MODE, owner, 0);
+            builder.append_data(&mut h, parent, io::empty())?;
+        }
+        append_tree(&mut builder, src, entry, owner, &mut current)?;
+        builder.finish()
+    })();
+    if appended.is_ok() {
+        appended = builder.get_mut().send_buffered();
+    }
+    let Err(e) = appended else {
+        return Ok(());
+    };
+    if builder.get_ref().closed {
+        return Err(Error::communication(
+            "the engine stopped reading the upload",
+        ));
+    }
+    let error = Error::host_file(&current, e);
+    // An error item aborts the request: the engine must not take a cut archive for a whole one.
+    builder.get_mut().discard = true;
+    let _ = tx.blocking_send(Err(io::Error::other(error.to_string())));
+    Err(error)
+}
+
+/// Appends `src` as `entry`, depth first, parents before children. `current` tracks the host
+/// path being read, for the error message.
+fn append_tree<W: Write>(
+    builder: &mut Builder<W>,
+    src: &Path,
+    entry: &Path,
+    owner: Owner,
+    current: &mut PathBuf,
+) -> io::Result<()> {
+    let mut stack = vec![(src.to_path_buf(), entry.to_path_buf(), fs::metadata(src)?)];
+    while let Some((host, name, meta)) = stack.pop() {
+        *current = host.clone();
+        let kind = meta.file_type();
+        let mode = meta.mode() & 0o7777;
+        let mut h = header(EntryType::Regular, mode, owner, 0);
+        h.set_mtime(meta.mtime().max(0) as u64);
+        if kind.is_dir() {
+            h.set_entry_type(EntryType::Directory);
+            builder.append_data(&mut h, &name, io::empty())?;
+            let mut children = fs::read_dir(&host)?.collect::<io::Result<Vec<_>>>()?;
+            children.sort_by_key(|c| std::cmp::Reverse(c.file_name()));
+            for child in children {
+                let path = child.path();
+                let meta = fs::symlink_metadata(&path)?;
+                stack.push((path, name.join(child.file_name()), meta));
+            }
+        } else if kind.is_symlink() {
+            h.set_entry_type(EntryType::Symlink);
+            builder.append_link(&mut h, &name, fs::read_link(&host)?)?;
+        } else if kind.is_file() {
+            h.set_size(meta.len());
+            let file = fs::File::open(&host)?;
+            builder.append_data(
+                &mut h,
+                &name,
+                Exactly {
+                    file,
+                    left: meta.len(),
+                },
+            )?;
+        } else {
+            tracing::debug!(path = %host.display(), "skipping a special file");
+        }
+    }
+    Ok(())
+}
+
+/// A file's content, exactly as long as its header says: a file that shrinks while it is sent
+/// is an error, one that grows is cut (either would otherwise corrupt the archive).
+struct Exactly {
+    file: fs::File,
+    left: u64,
+}
+
+impl Read for Exactly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being copied",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The builder's output, handed to the upload in [`CHUNK`]s through a bounded channel: the
+/// builder waits whenever the socket is slower than the disk.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buf: BytesMut,
+    /// The upload stopped reading.
+    closed: bool,
+    /// After a failure: whatever the builder still writes (its trailer, on drop) goes nowhere.
+    discard: bool,
+}
+
+impl ChannelWriter {
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+        ChannelWriter {
+            tx,
+            buf: BytesMut::with_capacity(CHUNK),
+            closed: false,
+            discard: false,
+        }
+    }
+
+    fn send_buffered(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            self.closed = true;
+            io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped")
+        })
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.discard {
+            return Ok(data.len());
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send_buffered()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
