@@ -7,9 +7,14 @@ use support::engines;
 /// The `$` commands of the README's marked block, each with the texts its output must show and
 /// the exit status it must have.
 fn readme_steps() -> Vec<(String, Vec<String>, i32)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let start = readme.find("<!-- readme-cli-example:start -->").expect("README has the CLI example");
-    let end = readme.find("<!-- readme-cli-example:end -->").expect("README closes the CLI example");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("<!-- readme-cli-example:start -->")
+        .expect("README has the CLI example");
+    let end = readme
+        .find("<!-- readme-cli-example:end -->")
+        .expect("README closes the CLI example");
     let mut steps: Vec<(String, Vec<String>, i32)> = Vec::new();
     for line in readme[start..end].lines() {
         if let Some(cmd) = line.strip_prefix("$ ") {
@@ -19,7 +24,11 @@ fn readme_steps() -> Vec<(String, Vec<String>, i32)> {
             };
             steps.push((cmd, Vec::new(), status));
         } else if let Some(expect) = line.strip_prefix("# => ") {
-            steps.last_mut().expect("an expectation follows a command").1.push(expect.replace("\\\\", "\\"));
+            steps
+                .last_mut()
+                .expect("an expectation follows a command")
+                .1
+                .push(expect.replace("\\\\", "\\"));
         }
     }
     steps
@@ -29,8 +38,15 @@ fn readme_steps() -> Vec<(String, Vec<String>, i32)> {
 fn the_readme_cli_session_runs_as_written() {
     let steps = readme_steps();
     assert!(steps.len() >= 20, "found {} steps", steps.len());
-    let bin_dir = assert_cmd::cargo::cargo_bin("pocketdock").parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let bin_dir = assert_cmd::cargo::cargo_bin("pocketdock")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for (engine, socket) in engines() {
         let dir = tempfile::tempdir().unwrap();
         let cleanup = Cleanup(socket.clone());
@@ -43,10 +59,17 @@ fn the_readme_cli_session_runs_as_written() {
                 .env("NO_COLOR", "1")
                 .output()
                 .unwrap();
-            let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
             assert_eq!(o.status.code(), Some(*status), "{engine}: `{cmd}`:\n{out}");
             for expect in expects {
-                assert!(out.contains(expect.as_str()), "{engine}: `{cmd}` should print {expect:?}:\n{out}");
+                assert!(
+                    out.contains(expect.as_str()),
+                    "{engine}: `{cmd}` should print {expect:?}:\n{out}"
+                );
             }
         }
         drop(cleanup);
@@ -60,7 +83,14 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = support::run(&self.0, &["shutdown", "--yes", "demo-box"]);
         let _ = std::process::Command::new("curl")
-            .args(["-s", "-X", "DELETE", "--unix-socket", &self.0, "http://d/images/pocketdock-readme%2Fdemo:1?force=1"])
+            .args([
+                "-s",
+                "-X",
+                "DELETE",
+                "--unix-socket",
+                &self.0,
+                "http://d/images/pocketdock-readme%2Fdemo:1?force=1",
+            ])
             .output();
     }
 }

@@ -138,15 +138,7 @@ fn history(
     let skip = entries.len().saturating_sub(args.limit);
     let entries = &entries[skip..];
     if args.json {
-        let list: Vec<_> = entries
-            .iter()
-            .map(|(name, e)| {
-                let mut v = serde_json::to_value(e).unwrap_or_default();
-                v["instance"] = serde_json::json!(name);
-                v
-            })
-            .collect();
-        printer.json(&serde_json::Value::Array(list));
+        printer.json(&with_instance(entries));
     } else {
         for (name, e) in entries {
             printer.line(&history_line(name, e));
@@ -201,15 +193,7 @@ fn log_files(
     let skip = files.len().saturating_sub(args.limit);
     let files = &files[skip..];
     if args.json {
-        let list: Vec<_> = files
-            .iter()
-            .map(|(name, f)| {
-                let mut v = serde_json::to_value(f).unwrap_or_default();
-                v["instance"] = serde_json::json!(name);
-                v
-            })
-            .collect();
-        printer.json(&serde_json::Value::Array(list));
+        printer.json(&with_instance(files));
     } else {
         for (name, f) in files {
             printer.line(&printer.bold(&format!(
@@ -228,6 +212,18 @@ fn log_files(
         follow(&newest, printer, str::to_string);
     }
     Ok(ExitStatus::Success)
+}
+
+/// A JSON array of the items, each with the name of its instance added.
+fn with_instance<T: serde::Serialize>(items: &[(String, T)]) -> serde_json::Value {
+    items
+        .iter()
+        .map(|(name, item)| {
+            let mut v = serde_json::to_value(item).unwrap_or_default();
+            v["instance"] = serde_json::json!(name);
+            v
+        })
+        .collect()
 }
 
 /// Prints lines appended to `files` until interrupted; files only grow (rotation starts anew).

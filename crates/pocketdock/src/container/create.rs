@@ -99,16 +99,12 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         network_mode: (!network).then(|| "none".to_string()),
         ..Default::default()
     };
-    let body = ContainerCreateBody {
-        image: Some(image.clone()),
-        cmd: Some(vec!["sleep".into(), "infinity".into()]),
-        labels: Some(labels),
-        tty: Some(false),
-        open_stdin: Some(false),
-        exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        host_config: Some(host_config),
-        ..Default::default()
-    };
+    let body = sandbox_body(
+        &image,
+        labels,
+        (!exposed.is_empty()).then_some(exposed),
+        host_config,
+    );
     Ok(CreatePlan { name, image, body })
 }
 
@@ -136,21 +132,32 @@ pub(crate) fn plan_from_inspect(
         network_mode: host.network_mode.filter(|m| m == "none"),
         ..Default::default()
     };
-    let body = ContainerCreateBody {
-        image: Some(image.clone()),
-        cmd: Some(vec!["sleep".into(), "infinity".into()]),
-        labels: Some(labels),
-        tty: Some(false),
-        open_stdin: Some(false),
-        exposed_ports: config.exposed_ports.clone().filter(|p| !p.is_empty()),
-        host_config: Some(host_config),
-        ..Default::default()
-    };
+    let exposed = config.exposed_ports.clone().filter(|p| !p.is_empty());
+    let body = sandbox_body(&image, labels, exposed, host_config);
     Ok(CreatePlan {
         name: name.to_string(),
         image,
         body,
     })
+}
+
+/// Every sandbox: the image's user and directory, a `sleep` that the init reaps, no TTY.
+fn sandbox_body(
+    image: &str,
+    labels: HashMap<String, String>,
+    exposed_ports: Option<Vec<String>>,
+    host_config: HostConfig,
+) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        labels: Some(labels),
+        tty: Some(false),
+        open_stdin: Some(false),
+        exposed_ports,
+        host_config: Some(host_config),
+        ..Default::default()
+    }
 }
 
 fn nano_cpus(percent: u32) -> Result<i64> {

@@ -8,11 +8,11 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::logger::{InstanceLog, LogSettings};
-use super::{find_project_root, host_error, Project, INSTANCES_DIR, PROJECT_DIR};
+use super::{find_project_root, Project, INSTANCES_DIR, PROJECT_DIR};
 use crate::container::create::CreatePlan;
 use crate::container::labels;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::options::ContainerOptions;
 
 const METADATA_FILE: &str = "instance.toml";
@@ -42,7 +42,7 @@ pub struct InstanceMetadata {
 /// Reads `<instance_dir>/instance.toml`.
 pub fn read_instance_metadata(instance_dir: &Path) -> Result<InstanceMetadata> {
     let path = instance_dir.join(METADATA_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| host_error(&path, &e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::host_file(&path, e))?;
     let file: MetadataFile = toml::from_str(&text).map_err(|e| crate::Error::HostFile {
         path: path.clone(),
         kind: std::io::ErrorKind::InvalidData,

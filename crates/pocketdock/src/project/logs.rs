@@ -4,9 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::host_error;
 use super::instance::LOGS_DIR;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One line per blocking run, in the instance directory.
 pub(crate) const HISTORY_FILE: &str = "history.jsonl";
@@ -64,7 +63,7 @@ fn read_lines(path: &Path) -> Result<Vec<HistoryEntry>> {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(host_error(path, &e)),
+        Err(e) => Err(Error::host_file(path, e)),
     }
 }
 
@@ -108,7 +107,7 @@ pub fn list_log_files(instance_dir: &Path) -> Result<Vec<LogFile>> {
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(host_error(&dir, &e)),
+        Err(e) => return Err(Error::host_file(&dir, e)),
     };
     let mut files: Vec<LogFile> = entries
         .filter_map(|e| e.ok())

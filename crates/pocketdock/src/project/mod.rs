@@ -50,11 +50,11 @@ pub fn find_project_root(start: Option<&Path>) -> Option<PathBuf> {
 pub fn init_project(path: Option<&Path>, project_name: Option<&str>) -> Result<PathBuf> {
     let root = match path {
         Some(p) => absolute(p),
-        None => std::env::current_dir().map_err(|e| host_error(Path::new("."), &e))?,
+        None => std::env::current_dir().map_err(|e| Error::host_file(Path::new("."), e))?,
     };
     let dir = root.join(PROJECT_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| host_error(&dir, &e))?;
-    let root = std::fs::canonicalize(&root).map_err(|e| host_error(&root, &e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::host_file(&dir, e))?;
+    let root = std::fs::canonicalize(&root).map_err(|e| Error::host_file(&root, e))?;
     let dir = root.join(PROJECT_DIR);
     let name = match project_name.filter(|n| !n.is_empty()) {
         Some(n) => n.to_string(),
@@ -62,10 +62,10 @@ pub fn init_project(path: Option<&Path>, project_name: Option<&str>) -> Result<P
     };
     let file = dir.join(CONFIG_FILE);
     if !file.exists() {
-        std::fs::write(&file, default_yaml(&name)).map_err(|e| host_error(&file, &e))?;
+        std::fs::write(&file, default_yaml(&name)).map_err(|e| Error::host_file(&file, e))?;
     }
     let instances = dir.join(INSTANCES_DIR);
-    std::fs::create_dir_all(&instances).map_err(|e| host_error(&instances, &e))?;
+    std::fs::create_dir_all(&instances).map_err(|e| Error::host_file(&instances, e))?;
     Ok(root)
 }
 
@@ -149,7 +149,7 @@ impl Project {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(host_error(&dir, &e)),
+            Err(e) => return Err(Error::host_file(&dir, e)),
         };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
@@ -169,14 +169,6 @@ fn dir_name(root: &Path) -> String {
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-pub(crate) fn host_error(path: &Path, e: &std::io::Error) -> Error {
-    Error::HostFile {
-        path: path.to_path_buf(),
-        kind: e.kind(),
-        detail: e.to_string(),
-    }
 }
 
 #[cfg(test)]

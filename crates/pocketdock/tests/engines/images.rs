@@ -2,7 +2,7 @@
 
 use pocketdock::{build_image_from_dir, create_new_container, export_images, import_images, Error};
 
-use crate::support::{rt, unique, TestEngine};
+use crate::support::{rt, unique, RemoveImageOnDrop, TestEngine};
 use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -11,19 +11,6 @@ pub fn cases() -> Vec<Case> {
         a_build_whose_base_is_missing_fails_clearly,
         images_round_trip_through_tar_and_tar_gz,
     ]
-}
-
-struct RemoveImage<'a>(&'a TestEngine, String);
-
-impl Drop for RemoveImage<'_> {
-    fn drop(&mut self) {
-        let docker = self.0.docker();
-        let opts = bollard::query_parameters::RemoveImageOptions {
-            force: true,
-            ..Default::default()
-        };
-        let _ = rt().block_on(async { docker.remove_image(&self.1, Some(opts), None).await });
-    }
 }
 
 fn image_exists(e: &TestEngine, tag: &str) -> bool {
@@ -56,7 +43,7 @@ fn build(e: &TestEngine, tag: &str) -> Vec<String> {
 
 fn a_profile_like_dockerfile_builds_from_the_local_image(e: &TestEngine) {
     let tag = format!("pocketdock-test/built:{}", unique("b"));
-    let _cleanup = RemoveImage(e, tag.clone());
+    let _cleanup = RemoveImageOnDrop(e, tag.clone());
     let lines = build(e, &tag);
     assert!(
         lines.iter().any(|l| l.contains("COPY")),
@@ -90,7 +77,7 @@ fn a_build_whose_base_is_missing_fails_clearly(e: &TestEngine) {
 
 fn images_round_trip_through_tar_and_tar_gz(e: &TestEngine) {
     let tag = format!("pocketdock-test/moved:{}", unique("m"));
-    let _cleanup = RemoveImage(e, tag.clone());
+    let _cleanup = RemoveImageOnDrop(e, tag.clone());
     build(e, &tag);
     let dir = tempfile::tempdir().unwrap();
     for name in ["images.tar", "images.tar.gz"] {
@@ -103,7 +90,7 @@ fn images_round_trip_through_tar_and_tar_gz(e: &TestEngine) {
             name.ends_with(".gz"),
             "{name} compression"
         );
-        drop(RemoveImage(e, tag.clone()));
+        drop(RemoveImageOnDrop(e, tag.clone()));
         assert!(!image_exists(e, &tag));
         import_images(&archive, Some(&e.socket)).unwrap();
         assert!(image_exists(e, &tag), "{name} brought the image back");

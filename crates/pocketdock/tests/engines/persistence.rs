@@ -7,7 +7,7 @@ use pocketdock::{
     stop_container, Error,
 };
 
-use crate::support::{rt, unique, RemoveOnDrop, TestEngine};
+use crate::support::{unique, RemoveImageOnDrop, RemoveOnDrop, TestEngine};
 use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -99,19 +99,6 @@ fn snapshot_is_usable_as_an_image(e: &TestEngine) {
         c.snapshot("Not Valid"),
         Err(Error::InvalidArgument { .. })
     ));
-}
-
-struct RemoveImageOnDrop<'a>(&'a TestEngine, String);
-
-impl Drop for RemoveImageOnDrop<'_> {
-    fn drop(&mut self) {
-        let docker = self.0.docker();
-        let opts = bollard::query_parameters::RemoveImageOptions {
-            force: true,
-            ..Default::default()
-        };
-        let _ = rt().block_on(async { docker.remove_image(&self.1, Some(opts), None).await });
-    }
 }
 
 fn resume_brings_back_the_configuration(e: &TestEngine) {

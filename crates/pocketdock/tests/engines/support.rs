@@ -164,6 +164,20 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
+/// Removes an image (force) when dropped.
+pub struct RemoveImageOnDrop<'a>(pub &'a TestEngine, pub String);
+
+impl Drop for RemoveImageOnDrop<'_> {
+    fn drop(&mut self) {
+        let docker = self.0.docker();
+        let opts = bollard::query_parameters::RemoveImageOptions {
+            force: true,
+            ..Default::default()
+        };
+        let _ = rt().block_on(async { docker.remove_image(&self.1, Some(opts), None).await });
+    }
+}
+
 /// A runtime for the tests' own engine calls.
 pub fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
