@@ -24,6 +24,11 @@ import time
 STDOUT_BYTES = 52_428_800  # 50 MiB
 # The reference's blocking run breaks if max_output is hit while the command still runs.
 MAX_OUTPUT = 60_000_000
+FILE_BYTES = 104_857_600  # 100 MiB, written then read back
+FILE_PATH = "/tmp/bench.bin"
+# The payload, the same bytes as the harness writes: a 0..199 ramp, repeated. 200 divides
+# FILE_BYTES, so `RAMP * n` builds it in one allocation (no transient copy in the peak RSS).
+RAMP = bytes(range(200))
 
 
 def log(msg: str) -> None:
@@ -76,12 +81,62 @@ def check(r, what: str) -> None:
         raise RuntimeError(f"{what}: exit {r.exit_code}, timed_out={r.timed_out}, stderr={r.stderr!r}")
 
 
+def session_latency(c, args: argparse.Namespace) -> list[float]:
+    """send_and_wait("true") latencies of one session, after warm-up calls; closed on every path."""
+    samples: list[float] = []
+    s = c.session()
+    try:
+        for _ in range(args.warmup):
+            check(s.send_and_wait("true"), "warm-up send_and_wait")
+        for _ in range(args.session_runs):
+            t = time.perf_counter()
+            r = s.send_and_wait("true")
+            samples.append((time.perf_counter() - t) * 1000)
+            check(r, "send_and_wait")
+    finally:
+        s.close()
+    return samples
+
+
+def file_throughput(c, iters: int) -> tuple[list[float], list[float]]:
+    """`iters` writes of the payload to FILE_PATH, then `iters` reads of it (length and content
+    checked, outside the timing); MiB/s of each. As on the harness's side, the payload is
+    dropped before the reads and each read's bytes before the next one."""
+    writes: list[float] = []
+    reads: list[float] = []
+    if iters == 0:
+        return writes, reads
+    mib = FILE_BYTES / 1_048_576
+    payload = RAMP * (FILE_BYTES // len(RAMP))
+    for _ in range(iters):
+        t = time.perf_counter()
+        c.write_file(FILE_PATH, payload)
+        writes.append(mib / (time.perf_counter() - t))
+    del payload
+    for _ in range(iters):
+        t = time.perf_counter()
+        data = c.read_file(FILE_PATH)
+        dt = time.perf_counter() - t
+        if len(data) != FILE_BYTES:
+            raise RuntimeError(f"read_file: got {len(data)} bytes of {FILE_BYTES}")
+        # FILE_BYTES / 200 non-overlapping ramps in FILE_BYTES bytes tile them: the content is
+        # exactly the payload (checked without building a second 100 MiB object).
+        if data.count(RAMP) != FILE_BYTES // len(RAMP):
+            raise RuntimeError("read_file: the content differs from what was written")
+        del data
+        reads.append(mib / dt)
+    return writes, reads
+
+
 def measure(b: Bench, args: argparse.Namespace) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {
         "run_true_ms": [],
         "create_first_result_ms": [],
         "shutdown_ms": [],
         "throughput_mib_s": [],
+        "session_true_ms": [],
+        "write_file_mib_s": [],
+        "read_file_mib_s": [],
     }
 
     log(f"run latency ({args.warmup} warm-up + {args.runs}) and stdout throughput ({args.throughput_iters} x 50 MiB)")
@@ -103,6 +158,10 @@ def measure(b: Bench, args: argparse.Namespace) -> dict[str, list[float]]:
                 raise RuntimeError(f"throughput run: got {len(r.stdout)} bytes (truncated={r.truncated})")
             samples["throughput_mib_s"].append(STDOUT_BYTES / 1_048_576 / dt)
             del r
+        log(f"session send_and_wait ({args.warmup} warm-up + {args.session_runs})")
+        samples["session_true_ms"] = session_latency(c, args)
+        log(f"write_file / read_file ({args.file_iters} x 100 MiB each)")
+        samples["write_file_mib_s"], samples["read_file_mib_s"] = file_throughput(c, args.file_iters)
     finally:
         c.shutdown(force=True)
 
@@ -135,6 +194,8 @@ def main() -> int:
     ap.add_argument("--create-iters", type=int, default=5)
     ap.add_argument("--shutdown-iters", type=int, default=2)
     ap.add_argument("--throughput-iters", type=int, default=3)
+    ap.add_argument("--file-iters", type=int, default=3, help="100 MiB write_file calls, then as many read_file")
+    ap.add_argument("--session-runs", type=int, default=50, help="measured session send_and_wait('true') calls")
     ap.add_argument("--json", action="store_true", help="print only the JSON object on stdout (the default output)")
     args = ap.parse_args()
 
@@ -163,6 +224,10 @@ def main() -> int:
         "create_first_result_median_ms": percentile(samples["create_first_result_ms"], 50),
         "shutdown_median_ms": percentile(samples["shutdown_ms"], 50),
         "throughput_median_mib_s": percentile(samples["throughput_mib_s"], 50),
+        "session_true_p50_ms": percentile(samples["session_true_ms"], 50),
+        "session_true_p90_ms": percentile(samples["session_true_ms"], 90),
+        "write_file_median_mib_s": percentile(samples["write_file_mib_s"], 50),
+        "read_file_median_mib_s": percentile(samples["read_file_mib_s"], 50),
         # ru_maxrss is in KiB on Linux.
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }

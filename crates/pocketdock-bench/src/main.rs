@@ -35,7 +35,8 @@ struct Args {
     /// Image of every sandbox (must be present: nothing is pulled).
     #[arg(long, default_value = pocketdock::DEFAULT_IMAGE)]
     image: String,
-    /// Unmeasured `run("true")` calls before the measured ones.
+    /// Unmeasured `run("true")` calls before the measured ones, and unmeasured session
+    /// `send_and_wait("true")` calls before those measured.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
     /// Measured `run("true")` calls.
@@ -53,6 +54,12 @@ struct Args {
     /// Measured 50 MiB stdout runs.
     #[arg(long, default_value_t = 3)]
     throughput_iters: usize,
+    /// Measured 100 MiB `write_file`s, and as many `read_file`s of the file written.
+    #[arg(long, default_value_t = 3)]
+    file_iters: usize,
+    /// Measured session `send_and_wait("true")` calls.
+    #[arg(long, default_value_t = 50)]
+    session_runs: usize,
     /// Python interpreter that has the reference installed.
     #[arg(long, env = "POCKETDOCK_BENCH_PYTHON", default_value = "python3")]
     python: String,
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         create_iters: args.create_iters,
         shutdown_iters: args.shutdown_iters,
         throughput_iters: args.throughput_iters,
+        file_iters: args.file_iters,
+        session_runs: args.session_runs,
     };
     let reference_plan = Plan {
         shutdown_iters: args.reference_shutdown_iters,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use pocketdock::{create_new_container, Container, ContainerOptions, ExecResult};
 use serde::Deserialize;
 
@@ -11,6 +11,10 @@ use serde::Deserialize;
 pub const STDOUT_BYTES: usize = 52_428_800;
 /// Output cap of the throughput run, above the 50 MiB it prints.
 const MAX_OUTPUT: usize = 60_000_000;
+/// Size of the `write_file`/`read_file` payload: 100 MiB.
+pub const FILE_BYTES: usize = 104_857_600;
+/// Where the payload goes in the container.
+const FILE_PATH: &str = "/tmp/bench.bin";
 
 /// How many of each measurement.
 #[derive(Debug, Clone)]
@@ -21,6 +25,10 @@ pub struct Plan {
     pub create_iters: usize,
     pub shutdown_iters: usize,
     pub throughput_iters: usize,
+    /// Measured `write_file`s of the payload, then as many `read_file`s of it.
+    pub file_iters: usize,
+    /// Measured session `send_and_wait("true")` calls (after `warmup` unmeasured ones).
+    pub session_runs: usize,
 }
 
 /// Raw samples; the reference script prints the same fields under `samples`.
@@ -30,6 +38,9 @@ pub struct Samples {
     pub create_first_result_ms: Vec<f64>,
     pub shutdown_ms: Vec<f64>,
     pub throughput_mib_s: Vec<f64>,
+    pub session_true_ms: Vec<f64>,
+    pub write_file_mib_s: Vec<f64>,
+    pub read_file_mib_s: Vec<f64>,
     /// Peak resident set of the measuring process, KiB.
     pub peak_rss_kib: Option<u64>,
 }
@@ -62,6 +73,8 @@ pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
     for _ in 0..plan.throughput_iters {
         s.throughput_mib_s.push(throughput(&c)?);
     }
+    s.session_true_ms = session_latency(&c, plan)?;
+    (s.write_file_mib_s, s.read_file_mib_s) = file_throughput(&c, plan.file_iters)?;
     c.shutdown(true)?;
 
     for i in 0..plan.create_iters.max(plan.shutdown_iters) {
@@ -101,6 +114,71 @@ fn throughput(c: &Container) -> Result<f64> {
         r.truncated
     );
     Ok(STDOUT_BYTES as f64 / 1_048_576.0 / secs)
+}
+
+/// `send_and_wait("true")` latencies of one session, after `plan.warmup` unmeasured calls; the
+/// session is closed on every path (the container's removal would end it anyway).
+fn session_latency(c: &Container, plan: &Plan) -> Result<Vec<f64>> {
+    let session = c.session().context("opening a session")?;
+    let measured = (|| {
+        for _ in 0..plan.warmup {
+            check(
+                &session.send_and_wait("true", None)?,
+                "warm-up send_and_wait",
+            )?;
+        }
+        let mut samples = Vec::with_capacity(plan.session_runs);
+        for _ in 0..plan.session_runs {
+            let t = Instant::now();
+            let r = session.send_and_wait("true", None)?;
+            samples.push(ms(t));
+            check(&r, "send_and_wait")?;
+        }
+        Ok(samples)
+    })();
+    session.close();
+    measured
+}
+
+/// Byte `i` of the payload: a 0..=199 ramp, repeated (its 200-byte period divides 100 MiB,
+/// and does not divide the tar block or our upload chunk, so a misplaced piece shows). The
+/// reference script writes the same bytes.
+fn payload_byte(i: usize) -> u8 {
+    (i % 200) as u8
+}
+
+/// `iters` writes of the 100 MiB payload to [`FILE_PATH`], then `iters` reads of it (length and
+/// content checked, outside the timing); MiB/s of each. The payload is dropped before the reads,
+/// so at most one 100 MiB buffer is alive at a time.
+fn file_throughput(c: &Container, iters: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    if iters == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mib = FILE_BYTES as f64 / 1_048_576.0;
+    let (mut writes, mut reads) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+    let payload: Vec<u8> = (0..FILE_BYTES).map(payload_byte).collect();
+    for _ in 0..iters {
+        let t = Instant::now();
+        c.write_file(FILE_PATH, &payload)
+            .context("write_file of the payload")?;
+        writes.push(mib / t.elapsed().as_secs_f64());
+    }
+    drop(payload);
+    for _ in 0..iters {
+        let t = Instant::now();
+        let data = c.read_file(FILE_PATH).context("read_file of the payload")?;
+        let secs = t.elapsed().as_secs_f64();
+        ensure!(
+            data.len() == FILE_BYTES,
+            "read_file: got {} bytes of {FILE_BYTES}",
+            data.len()
+        );
+        if let Some(i) = (0..FILE_BYTES).find(|&i| data[i] != payload_byte(i)) {
+            bail!("read_file: byte {i} differs from what was written");
+        }
+        reads.push(mib / secs);
+    }
+    Ok((writes, reads))
 }
 
 fn check(r: &ExecResult, what: &str) -> Result<()> {

@@ -46,6 +46,8 @@ pub fn run(python: &str, script: &Path, socket: &Path, plan: &Plan) -> Result<Ou
         .args(["--create-iters", &plan.create_iters.to_string()])
         .args(["--shutdown-iters", &plan.shutdown_iters.to_string()])
         .args(["--throughput-iters", &plan.throughput_iters.to_string()])
+        .args(["--file-iters", &plan.file_iters.to_string()])
+        .args(["--session-runs", &plan.session_runs.to_string()])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output();

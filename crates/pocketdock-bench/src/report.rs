@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::measure::{Plan, Samples, STDOUT_BYTES};
+use crate::measure::{Plan, Samples, FILE_BYTES, STDOUT_BYTES};
 use crate::reference::Reference;
 
 /// The `p`th percentile, linear between closest ranks (numpy's default; the reference script
@@ -29,7 +29,7 @@ struct Row {
 
 fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
     type Pick = fn(&Samples) -> (Option<f64>, usize);
-    let figures: [(&str, &'static str, bool, Pick); 6] = [
+    let figures: [(&str, &'static str, bool, Pick); 10] = [
         ("run(\"true\") latency p50", "ms", false, |s| {
             (percentile(&s.run_true_ms, 50.0), s.run_true_ms.len())
         }),
@@ -49,6 +49,26 @@ fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
                 s.throughput_mib_s.len(),
             )
         }),
+        ("send_and_wait(\"true\") p50", "ms", false, |s| {
+            (
+                percentile(&s.session_true_ms, 50.0),
+                s.session_true_ms.len(),
+            )
+        }),
+        ("send_and_wait(\"true\") p90", "ms", false, |s| {
+            (
+                percentile(&s.session_true_ms, 90.0),
+                s.session_true_ms.len(),
+            )
+        }),
+        ("write_file throughput, median", "MiB/s", true, |s| {
+            let v = &s.write_file_mib_s;
+            (percentile(v, 50.0), v.len())
+        }),
+        ("read_file throughput, median", "MiB/s", true, |s| {
+            let v = &s.read_file_mib_s;
+            (percentile(v, 50.0), v.len())
+        }),
         ("peak RSS of the process", "MiB", false, |s| {
             (s.peak_rss_kib.map(|k| k as f64 / 1024.0), 1)
         }),
@@ -66,9 +86,14 @@ fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
 }
 
 fn cell((value, n): (Option<f64>, usize), unit: &str) -> String {
+    // Sub-unit values (session latencies are a fraction of a millisecond) get a third decimal.
+    let digits = match value {
+        Some(v) if v.abs() < 1.0 => 3,
+        _ => 2,
+    };
     match value {
-        Some(v) if n > 1 => format!("{v:.2} {unit} (n={n})"),
-        Some(v) => format!("{v:.2} {unit}"),
+        Some(v) if n > 1 => format!("{v:.digits$} {unit} (n={n})"),
+        Some(v) => format!("{v:.digits$} {unit}"),
         None => "-".into(),
     }
 }
@@ -82,10 +107,11 @@ fn line(label: &str, ours: &str, theirs: &str, ratio: &str) {
 pub fn print(engine: &str, socket: &Path, plan: &Plan, ours: &Samples, theirs: Option<&Reference>) {
     println!();
     println!(
-        "== {engine} ({}), image {}, stdout run = {} MiB of /dev/zero",
+        "== {engine} ({}), image {}, stdout run = {} MiB of /dev/zero, file = {} MiB",
         socket.display(),
         plan.image,
-        STDOUT_BYTES / 1_048_576
+        STDOUT_BYTES / 1_048_576,
+        FILE_BYTES / 1_048_576
     );
     let theirs_title = theirs.map(|r| format!("reference: pocketdock {} (Python)", r.version));
     line(
@@ -117,7 +143,20 @@ pub fn print(engine: &str, socket: &Path, plan: &Plan, ours: &Samples, theirs: O
         );
     }
     println!(
+        "send_and_wait: one session per side, after {} unmeasured call(s), closed after. \
+         write_file/read_file: the same 100 MiB payload to and from /tmp/bench.bin; every read's \
+         length (and content) checked, outside the timing.",
+        plan.warmup
+    );
+    println!(
         "Peak RSS: ours is this process's VmHWM during this engine's run; the reference's is its \
-         Python process's ru_maxrss (interpreter included)."
+         Python process's ru_maxrss (interpreter included). Both include the file figures' \
+         buffers: on our side the 100 MiB payload, then each 100 MiB read_file result, one at a \
+         time."
+    );
+    println!(
+        "Noise: one run on a shared machine (other work, e.g. test suites, may use the engines \
+         and CPUs meanwhile); differences of a few tens of percent can be noise. Raise the \
+         iteration flags (--runs, --session-runs, --file-iters, ...) for steadier figures."
     );
 }
