@@ -86,16 +86,42 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     ))
 }
 
-/// Creates and starts; a container that fails to start is removed again.
+/// Creates and starts; a container that fails to start is removed again, and so is one whose
+/// creation was cancelled (the caller's future dropped) after the engine made it.
 pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan) -> Result<String> {
     let id = engine
         .create_container(&plan.name, &plan.image, plan.body.clone())
         .await?;
-    if let Err(e) = engine.start_container(&id).await {
+    let mut guard = RemoveUnlessKept {
+        socket: engine.socket_path().to_path_buf(),
+        id: Some(id.clone()),
+    };
+    let started = engine.start_container(&id).await;
+    guard.id = None;
+    if let Err(e) = started {
         let _ = engine.remove_container(&id, true).await;
         return Err(e);
     }
     Ok(id)
+}
+
+/// Removes a just-created container unless creation got as far as handing it out.
+struct RemoveUnlessKept {
+    socket: PathBuf,
+    id: Option<String>,
+}
+
+impl Drop for RemoveUnlessKept {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let socket = std::mem::take(&mut self.socket);
+        // On the shared runtime with a fresh client: the caller's runtime may be ending.
+        crate::runtime::shared().spawn(async move {
+            if let Ok(engine) = Engine::connect_to(&socket).await {
+                let _ = engine.remove_container(&id, true).await;
+            }
+        });
+    }
 }
 
 impl Container {

@@ -56,7 +56,8 @@ impl ExecStream {
             done: false,
         };
         ExecStream {
-            chunks: futures::stream::unfold(state, next_chunk).boxed(),
+            // Fused: polling again after the end gives `None` again, never a panic.
+            chunks: futures::stream::unfold(state, next_chunk).fuse().boxed(),
             result,
             on_finish,
         }

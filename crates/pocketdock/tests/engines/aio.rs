@@ -12,6 +12,7 @@ pub fn cases() -> Vec<Case> {
     cases![
         async_api_runs_streams_and_spawns,
         cancelling_an_async_run_kills_the_command,
+        cancelling_a_creation_leaves_no_container,
         blocking_api_works_inside_a_current_thread_runtime,
     ]
 }
@@ -77,4 +78,32 @@ fn blocking_api_works_inside_a_current_thread_runtime(e: &TestEngine) {
     let c = e.shared();
     let r = runtime().block_on(async { c.run("echo nested") }).unwrap();
     assert_eq!(r.stdout, "nested\n");
+}
+
+fn cancelling_a_creation_leaves_no_container(e: &TestEngine) {
+    // Cancel creations at growing delays, so that some land between the engine's create and
+    // start: whatever the moment, no container may remain.
+    let rt = runtime();
+    let mut cancelled = 0;
+    for delay_ms in (5..400).step_by(15) {
+        let name = crate::support::unique("pdtest-cancel");
+        let created = rt.block_on(async {
+            let creation = aio::create_new_container(e.options().name(&name));
+            tokio::time::timeout(Duration::from_millis(delay_ms), creation).await
+        });
+        match created {
+            Ok(c) => {
+                let c = c.unwrap();
+                rt.block_on(c.shutdown(true)).unwrap();
+                break;
+            }
+            Err(_) => cancelled += 1,
+        }
+        eventually(
+            Duration::from_secs(15),
+            "the cancelled creation to be cleaned up",
+            || !e.exists(&name),
+        );
+    }
+    assert!(cancelled > 0, "no creation was cancelled");
 }

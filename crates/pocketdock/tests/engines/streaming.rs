@@ -41,6 +41,10 @@ fn stream_yields_output_then_the_result(e: &TestEngine) {
         (r.exit_code, r.stdout.as_str(), r.timed_out),
         (1, "hello\n", false)
     );
+    assert!(
+        s.next().is_none() && s.next().is_none(),
+        "an ended stream stays ended"
+    );
 }
 
 fn stream_tells_stdout_from_stderr(e: &TestEngine) {
