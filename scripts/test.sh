@@ -26,6 +26,9 @@ for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; d
   echo "quickstart ok on $sock"
 done
 
+step "python package (pip install ., pytest) against podman and docker"
+scripts/test-python.sh
+
 step "no pocketdock containers left behind"
 leaks=0
 filter='%7B%22label%22%3A%5B%22pocketdock.managed%3Dtrue%22%5D%7D'
