@@ -86,6 +86,11 @@ class AsyncProcess:
         return result
 
     @property
+    def id(self) -> str:
+        """The engine's exec id of the background command."""
+        return str(self._native.id)
+
+    @property
     def buffer_size(self) -> int:
         """Bytes currently in the ring buffer (both streams)."""
         return self._native.buffer_size

@@ -135,6 +135,15 @@ def test_buffer_overflow_keeps_the_newest_output(c: pocketdock.Container) -> Non
     assert p.peek().stdout.endswith("xEND\n")
 
 
+def test_each_process_has_the_engines_exec_id(c: pocketdock.Container) -> None:
+    a = c.run("true", detach=True)
+    b = c.run("true", detach=True)
+    assert isinstance(a.id, str) and len(a.id) >= 12
+    assert a.id != b.id
+    a.wait(timeout=30)
+    b.wait(timeout=30)
+
+
 def test_wait_with_a_timeout_leaves_the_process_running(c: pocketdock.Container) -> None:
     p = c.run("sleep 303", detach=True)
     r = p.wait(timeout=0.5)

@@ -262,11 +262,17 @@ pub struct CopyArgs {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Profiles to build.
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present_any = ["all", "context"])]
     pub profiles: Vec<String>,
     /// Build every profile.
-    #[arg(long, conflicts_with = "profiles")]
+    #[arg(long, conflicts_with_all = ["profiles", "context"])]
     pub all: bool,
+    /// Build your own image from this directory (it holds a Dockerfile) instead of a profile.
+    #[arg(long, requires = "tag", conflicts_with = "profiles")]
+    pub context: Option<PathBuf>,
+    /// Tag of the image built from --context.
+    #[arg(long, requires = "context")]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Args)]

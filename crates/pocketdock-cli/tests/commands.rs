@@ -290,6 +290,53 @@ fn export_and_import_images() {
 }
 
 #[test]
+fn build_offline_from_local_images_only() {
+    for (_, socket) in engines() {
+        // A profile whose base image is not here fails at once, naming it (nothing is pulled).
+        let o = run(&socket, &["build", "minimal-python"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("alpine:3.21"), "{}", stderr(&o));
+        // A profile-like Dockerfile on top of a local image builds, with its output shown.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM pocketdock/busybox\nCOPY note /home/sandbox/note\nUSER sandbox\nWORKDIR /home/sandbox\n").unwrap();
+        std::fs::write(dir.path().join("note"), "from the context\n").unwrap();
+        let tag = format!("pocketdock-cli-test/built:{}", unique("b"));
+        let o = run(
+            &socket,
+            &[
+                "build",
+                "--context",
+                dir.path().to_str().unwrap(),
+                "--tag",
+                &tag,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("Built {tag}")),
+            "{}",
+            stderr(&o)
+        );
+        let s = Sandbox::create(&socket, &["--image", &tag]);
+        assert_eq!(
+            ok(&socket, &["run", &s.name, "--", "cat note"]),
+            "from the context\n"
+        );
+        drop(s);
+        let _ = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-X",
+                "DELETE",
+                "--unix-socket",
+                &socket,
+                &format!("http://d/images/{}?force=1", tag.replace('/', "%2F")),
+            ])
+            .output();
+    }
+}
+
+#[test]
 fn build_of_an_unknown_profile_lists_the_known_ones() {
     let o = run("/nonexistent.sock", &["build", "nope"]);
     assert_eq!(o.status.code(), Some(1));
@@ -362,6 +409,25 @@ fn project_init_status_doctor_and_logs() {
             serde_json::from_slice(&in_project(&["logs", &name, "--json"]).stdout).unwrap();
         assert_eq!(files.as_array().unwrap().len(), 2);
         assert_shape("logs", &files);
+        // --follow prints runs as they are made.
+        let mut follower = std::process::Command::new(assert_cmd::cargo::cargo_bin("pocketdock"))
+            .args(["logs", "--history", "--follow", &name])
+            .current_dir(dir.path())
+            .env("POCKETDOCK_SOCKET", &socket)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(follower.stdout.take().unwrap()));
+        assert!(lines.next().unwrap().unwrap().ends_with("echo logged"));
+        assert!(lines.next().unwrap().unwrap().ends_with("exit 3"));
+        assert!(in_project(&["run", &name, "--", "echo followed"])
+            .status
+            .success());
+        let followed = lines.next().unwrap().unwrap();
+        follower.kill().unwrap();
+        let _ = follower.wait();
+        assert!(followed.ends_with("echo followed"), "{followed}");
         let doctor = in_project(&["doctor", "--json"]);
         assert!(doctor.status.success());
         let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();

@@ -112,6 +112,11 @@ impl NativeProcess {
     }
 
     #[getter]
+    fn id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    #[getter]
     fn buffer_size(&self) -> usize {
         self.inner.buffer_size()
     }

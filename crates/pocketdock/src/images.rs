@@ -109,10 +109,54 @@ pub async fn build_image_from_dir(
             dir.display()
         )));
     }
+    let dockerfile =
+        std::fs::read_to_string(dir.join("Dockerfile")).map_err(|e| Error::host_file(dir, e))?;
     let files = walk(dir, dir)?;
     let context = context_tar(files.into_iter())?;
     let engine = Engine::connect(socket).await?;
+    require_base_images(&engine, &dockerfile).await?;
     engine.build_image(tag, context, progress).await
+}
+
+/// Nothing is ever pulled: a missing base image is named at once, instead of a build that
+/// waits on an unreachable registry.
+async fn require_base_images(engine: &Engine, dockerfile: &str) -> Result<()> {
+    for image in base_images(dockerfile) {
+        if !engine.image_exists(&image).await? {
+            return Err(Error::ImageNotFound { image });
+        }
+    }
+    Ok(())
+}
+
+/// The `FROM` images of a Dockerfile that must exist locally: not `scratch`, not an earlier
+/// stage (`FROM x AS stage`), not one built from `ARG`s.
+fn base_images(dockerfile: &str) -> Vec<String> {
+    let mut stages = Vec::new();
+    let mut images = Vec::new();
+    for line in dockerfile.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let Some(image) = words.find(|w| !w.starts_with("--")) else {
+            continue;
+        };
+        let is_stage = stages.contains(&image.to_ascii_lowercase());
+        if image != "scratch"
+            && !image.contains('$')
+            && !is_stage
+            && !images.iter().any(|i| i == image)
+        {
+            images.push(image.to_string());
+        }
+        if let (Some(as_), Some(stage)) = (words.next(), words.next()) {
+            if as_.eq_ignore_ascii_case("AS") {
+                stages.push(stage.to_ascii_lowercase());
+            }
+        }
+    }
+    images
 }
 
 /// Writes the images into one archive at `dest`: gzip-compressed if it ends in `.gz`.
@@ -264,6 +308,16 @@ mod tests {
         }
         let python = resolve_profile("minimal-python").unwrap();
         assert!(python.files().any(|(p, _)| p == "demo/serve.py"));
+    }
+
+    #[test]
+    fn base_images_are_the_external_froms() {
+        let dockerfile = "FROM --platform=linux/amd64 alpine:3.21 AS build\nRUN make\nFROM build\nFROM scratch\nfrom python:3.12-slim\nARG X\nFROM img:$X\n";
+        assert_eq!(base_images(dockerfile), ["alpine:3.21", "python:3.12-slim"]);
+        assert_eq!(
+            base_images(resolve_profile("minimal-python").unwrap().dockerfile()),
+            ["alpine:3.21"]
+        );
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub fn build(
     socket: Option<&Path>,
     printer: Printer,
 ) -> anyhow::Result<ExitStatus> {
+    if let (Some(dir), Some(tag)) = (&args.context, &args.tag) {
+        let progress = printer.progress(&format!("Building {tag} from {}", dir.display()));
+        pocketdock::build_image_from_dir(dir, tag, socket, &mut |line| progress.step(line))?;
+        progress.finish(&format!("Built {tag}"));
+        return Ok(ExitStatus::Success);
+    }
     for profile in chosen(args.profiles, args.all)? {
         let progress = printer.progress(&format!(
             "Building {} ({})",

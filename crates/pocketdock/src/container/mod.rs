@@ -36,6 +36,8 @@ pub mod labels {
     pub const PROFILE: &str = "pocketdock.profile";
     /// Default timeout of blocking runs, in seconds.
     pub const TIMEOUT: &str = "pocketdock.timeout";
+    /// Unique to one creation: lets an abandoned creation's container be found and removed.
+    pub const CREATION: &str = "pocketdock.creation";
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -87,17 +89,28 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
 }
 
 /// Creates and starts; a container that fails to start is removed again, and so is one whose
-/// creation was cancelled (the caller's future dropped) after the engine made it.
+/// creation was cancelled (the caller's future dropped) at any point after the request left —
+/// found by a label unique to this creation, never by name.
 pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan) -> Result<String> {
-    let id = engine
-        .create_container(&plan.name, &plan.image, plan.body.clone())
-        .await?;
-    let mut guard = RemoveUnlessKept {
+    let token = format!("{:016x}", rand::random::<u64>());
+    let mut body = plan.body.clone();
+    body.labels
+        .get_or_insert_with(Default::default)
+        .insert(labels::CREATION.into(), token.clone());
+    let mut guard = RemoveIfCancelled {
         socket: engine.socket_path().to_path_buf(),
-        id: Some(id.clone()),
+        token: Some(token),
+    };
+    let created = engine.create_container(&plan.name, &plan.image, body).await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) => {
+            guard.token = None;
+            return Err(e);
+        }
     };
     let started = engine.start_container(&id).await;
-    guard.id = None;
+    guard.token = None;
     if let Err(e) = started {
         let _ = engine.remove_container(&id, true).await;
         return Err(e);
@@ -105,20 +118,40 @@ pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan)
     Ok(id)
 }
 
-/// Removes a just-created container unless creation got as far as handing it out.
-struct RemoveUnlessKept {
+/// Removes the container of a creation that was abandoned mid-way.
+struct RemoveIfCancelled {
     socket: PathBuf,
-    id: Option<String>,
+    token: Option<String>,
 }
 
-impl Drop for RemoveUnlessKept {
+/// How long an abandoned creation's container may take to appear on the engine.
+const CANCELLED_CREATION_WATCH: Duration = Duration::from_secs(5);
+
+impl Drop for RemoveIfCancelled {
     fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
+        let Some(token) = self.token.take() else {
+            return;
+        };
         let socket = std::mem::take(&mut self.socket);
-        // On the shared runtime with a fresh client: the caller's runtime may be ending.
+        // On the shared runtime with a fresh client: the caller's runtime may be ending. The
+        // engine may still be creating it, so look for a while.
         crate::runtime::shared().spawn(async move {
-            if let Ok(engine) = Engine::connect_to(&socket).await {
-                let _ = engine.remove_container(&id, true).await;
+            let Ok(engine) = Engine::connect_to(&socket).await else {
+                return;
+            };
+            let filter = [format!("{}={token}", labels::CREATION)];
+            let deadline = tokio::time::Instant::now() + CANCELLED_CREATION_WATCH;
+            while tokio::time::Instant::now() < deadline {
+                if let Ok(found) = engine.list_labelled(&filter).await {
+                    let ids: Vec<_> = found.iter().filter_map(|c| c["Id"].as_str()).collect();
+                    for id in &ids {
+                        let _ = engine.remove_container(id, true).await;
+                    }
+                    if !ids.is_empty() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
     }

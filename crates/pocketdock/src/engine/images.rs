@@ -7,6 +7,19 @@ use super::errors::Ctx;
 use super::Engine;
 use crate::error::{Error, Result};
 
+/// One lock per engine socket, for the builds of this process.
+fn build_lock(socket: &std::path::Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(socket.to_path_buf()).or_default().clone()
+}
+
 impl Engine {
     /// Builds `tag` from a tar build context; `progress` gets the build's output lines.
     /// Nothing is pulled: every `FROM` image must be local.
@@ -16,6 +29,10 @@ impl Engine {
         context_tar: Bytes,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
+        // Podman's build API fails cleaning up when two builds overlap ("deleting build
+        // container … identifier is not a container"): one build per engine at a time.
+        let lock = build_lock(self.socket_path());
+        let _one_build = lock.lock().await;
         let opts = bollard::query_parameters::BuildImageOptions {
             t: Some(tag.to_string()),
             dockerfile: "Dockerfile".into(),

@@ -64,6 +64,18 @@ fn a_build_whose_base_is_missing_fails_clearly(e: &TestEngine) {
     )
     .unwrap();
     let tag = format!("pocketdock-test/broken:{}", unique("b"));
+    // Named at once, before the engine would go looking for a registry.
+    let err = build_image_from_dir(dir.path(), &tag, Some(&e.socket), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, Error::ImageNotFound { ref image } if image == "localhost/pocketdock-no-such-base:1"),
+        "{err:?}"
+    );
+    // A step that fails fails the build, with the image named.
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM pocketdock/busybox\nRUN false\n",
+    )
+    .unwrap();
     let err = build_image_from_dir(dir.path(), &tag, Some(&e.socket), &mut |_| {}).unwrap_err();
     assert!(
         matches!(err, Error::Image { ref image, .. } if *image == tag),
