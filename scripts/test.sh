@@ -11,6 +11,15 @@ export POCKETDOCK_TEST_ENGINES=podman,docker
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Test containers of an earlier run that was killed mid-way would fail this run's leak checks.
+step "removing leftovers of earlier test runs"
+test_filter='%7B%22label%22%3A%5B%22pocketdock.test%3D1%22%5D%7D'
+for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
+  ids=$(curl -sf --unix-socket "$sock" "http://d/containers/json?all=1&filters=$test_filter" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))')
+  for id in $ids; do curl -sf -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1" >/dev/null || true; done
+  echo "$sock: $(echo $ids | wc -w) removed"
+done
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
