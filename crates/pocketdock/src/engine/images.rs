@@ -7,6 +7,9 @@ use super::errors::Ctx;
 use super::Engine;
 use crate::error::{Error, Result};
 
+/// How many times a Podman build that lost its working container is tried.
+const PODMAN_BUILD_ATTEMPTS: u32 = 3;
+
 /// One lock per engine socket, for the builds of this process.
 fn build_lock(socket: &std::path::Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     use std::collections::HashMap;
@@ -33,6 +36,34 @@ impl Engine {
         // container … identifier is not a container"): one build per engine at a time.
         let lock = build_lock(self.socket_path());
         let _one_build = lock.lock().await;
+        let mut attempt = 1;
+        loop {
+            match self.build_once(tag, context_tar.clone(), progress).await {
+                // Podman 4.3's buildah loses its working container now and then while other
+                // containers come and go ("identifier is not a container"): build again.
+                Err(Error::Image { detail, .. })
+                    if self.kind() == super::EngineKind::Podman
+                        && detail.contains("identifier is not a container")
+                        && attempt < PODMAN_BUILD_ATTEMPTS =>
+                {
+                    tracing::warn!(
+                        image = tag,
+                        "podman lost its build container; building again"
+                    );
+                    progress("(podman lost its build container: building again)");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn build_once(
+        &self,
+        tag: &str,
+        context_tar: Bytes,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
         let opts = bollard::query_parameters::BuildImageOptions {
             t: Some(tag.to_string()),
             dockerfile: "Dockerfile".into(),
