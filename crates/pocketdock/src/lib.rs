@@ -37,7 +37,7 @@ pub use blocking::{
     Command, Container, ExecStream, Process, Session,
 };
 pub use blocking::{doctor, project_status};
-pub use container::labels;
+pub use container::{labels, CANCELLED_CREATION_WATCH};
 pub use engine::EngineKind;
 pub use error::{Error, Result};
 pub use info::{ContainerInfo, ProcessEntry};

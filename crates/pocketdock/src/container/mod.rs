@@ -124,8 +124,8 @@ struct RemoveIfCancelled {
     token: Option<String>,
 }
 
-/// How long an abandoned creation's container may take to appear on the engine.
-const CANCELLED_CREATION_WATCH: Duration = Duration::from_secs(5);
+/// How long an abandoned creation's container may take to appear on a loaded engine.
+pub const CANCELLED_CREATION_WATCH: Duration = Duration::from_secs(15);
 
 impl Drop for RemoveIfCancelled {
     fn drop(&mut self) {
@@ -141,6 +141,7 @@ impl Drop for RemoveIfCancelled {
             };
             let filter = [format!("{}={token}", labels::CREATION)];
             let deadline = tokio::time::Instant::now() + CANCELLED_CREATION_WATCH;
+            let mut pause = Duration::from_millis(50);
             while tokio::time::Instant::now() < deadline {
                 if let Ok(found) = engine.list_labelled(&filter).await {
                     let ids: Vec<_> = found.iter().filter_map(|c| c["Id"].as_str()).collect();
@@ -151,7 +152,8 @@ impl Drop for RemoveIfCancelled {
                         return;
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
         });
     }
