@@ -14,6 +14,7 @@
 mod blocking;
 mod buffer;
 mod callbacks;
+mod cleanup;
 mod container;
 pub mod engine;
 mod error;
@@ -37,7 +38,8 @@ pub use blocking::{
     Command, Container, ExecStream, Process, Session,
 };
 pub use blocking::{doctor, project_status};
-pub use container::{labels, CANCELLED_CREATION_WATCH};
+pub use cleanup::{pending_cleanups, wait_for_cleanup};
+pub use container::labels;
 pub use engine::EngineKind;
 pub use error::{Error, Result};
 pub use info::{ContainerInfo, ProcessEntry};

@@ -11,7 +11,7 @@ use crate::options::{parse_mem_limit, ContainerOptions};
 use crate::profile::resolve_profile;
 
 /// What creating a sandbox needs, checked before the engine is asked anything.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct CreatePlan {
     pub(crate) name: String,
     pub(crate) image: String,

@@ -36,8 +36,6 @@ pub mod labels {
     pub const PROFILE: &str = "pocketdock.profile";
     /// Default timeout of blocking runs, in seconds.
     pub const TIMEOUT: &str = "pocketdock.timeout";
-    /// Unique to one creation: lets an abandoned creation's container be found and removed.
-    pub const CREATION: &str = "pocketdock.creation";
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -88,72 +86,49 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     ))
 }
 
-/// Creates and starts; a container that fails to start is removed again, and so is one whose
-/// creation was cancelled (the caller's future dropped) at any point after the request left —
-/// found by a label unique to this creation, never by name.
+/// Creates and starts; a container that fails to start is removed again. The engine's requests
+/// run as a task of their own that is never abandoned: if the caller's future is dropped
+/// mid-way, the task still finishes, and the container it made is removed then — however
+/// late a loaded engine answers.
 pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan) -> Result<String> {
-    let token = format!("{:016x}", rand::random::<u64>());
-    let mut body = plan.body.clone();
-    body.labels
-        .get_or_insert_with(Default::default)
-        .insert(labels::CREATION.into(), token.clone());
-    let mut guard = RemoveIfCancelled {
-        socket: engine.socket_path().to_path_buf(),
-        token: Some(token),
-    };
-    let created = engine.create_container(&plan.name, &plan.image, body).await;
-    let id = match created {
-        Ok(id) => id,
-        Err(e) => {
-            guard.token = None;
+    let socket = engine.socket_path().to_path_buf();
+    let plan = plan.clone();
+    let task = crate::runtime::shared().spawn(async move {
+        // A client of the shared runtime: the caller's runtime may end before the task does.
+        let engine = Engine::connect_to(&socket).await?;
+        let id = engine
+            .create_container(&plan.name, &plan.image, plan.body.clone())
+            .await?;
+        if let Err(e) = engine.start_container(&id).await {
+            let _ = engine.remove_container(&id, true).await;
             return Err(e);
         }
+        Ok(id)
+    });
+    let mut creation = Creation {
+        task: Some(task),
+        socket: engine.socket_path().to_path_buf(),
     };
-    let started = engine.start_container(&id).await;
-    guard.token = None;
-    if let Err(e) = started {
-        let _ = engine.remove_container(&id, true).await;
-        return Err(e);
-    }
-    Ok(id)
+    let result = creation.task.as_mut().expect("set above").await;
+    creation.task = None;
+    result.map_err(|e| Error::communication(format!("creating the container failed: {e}")))?
 }
 
-/// Removes the container of a creation that was abandoned mid-way.
-struct RemoveIfCancelled {
+/// A creation in flight; dropped unfinished, it hands the task to a cleanup.
+struct Creation {
+    task: Option<tokio::task::JoinHandle<Result<String>>>,
     socket: PathBuf,
-    token: Option<String>,
 }
 
-/// How long an abandoned creation's container may take to appear on a loaded engine.
-pub const CANCELLED_CREATION_WATCH: Duration = Duration::from_secs(15);
-
-impl Drop for RemoveIfCancelled {
+impl Drop for Creation {
     fn drop(&mut self) {
-        let Some(token) = self.token.take() else {
-            return;
-        };
+        let Some(task) = self.task.take() else { return };
         let socket = std::mem::take(&mut self.socket);
-        // On the shared runtime with a fresh client: the caller's runtime may be ending. The
-        // engine may still be creating it, so look for a while.
-        crate::runtime::shared().spawn(async move {
-            let Ok(engine) = Engine::connect_to(&socket).await else {
-                return;
-            };
-            let filter = [format!("{}={token}", labels::CREATION)];
-            let deadline = tokio::time::Instant::now() + CANCELLED_CREATION_WATCH;
-            let mut pause = Duration::from_millis(50);
-            while tokio::time::Instant::now() < deadline {
-                if let Ok(found) = engine.list_labelled(&filter).await {
-                    let ids: Vec<_> = found.iter().filter_map(|c| c["Id"].as_str()).collect();
-                    for id in &ids {
-                        let _ = engine.remove_container(id, true).await;
-                    }
-                    if !ids.is_empty() {
-                        return;
-                    }
+        crate::cleanup::spawn(async move {
+            if let Ok(Ok(id)) = task.await {
+                if let Ok(engine) = Engine::connect_to(&socket).await {
+                    let _ = engine.remove_container(&id, true).await;
                 }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
             }
         });
     }

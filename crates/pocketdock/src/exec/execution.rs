@@ -83,9 +83,11 @@ impl Killer {
     /// may be dropping us outside any runtime, or inside one that is about to end.
     pub(crate) fn kill_detached(&self) {
         let killer = self.clone();
-        crate::runtime::shared().spawn(async move {
-            let engine = Engine::connect_to(killer.engine.socket_path()).await?;
-            signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL, None).await
+        crate::cleanup::spawn(async move {
+            if let Ok(engine) = Engine::connect_to(killer.engine.socket_path()).await {
+                let _ =
+                    signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL, None).await;
+            }
         });
     }
 }

@@ -82,9 +82,7 @@ fn blocking_api_works_inside_a_current_thread_runtime(e: &TestEngine) {
 
 fn cancelling_a_creation_leaves_no_container(e: &TestEngine) {
     // Cancel creations at growing delays, so that some land while the engine is creating:
-    // whatever the moment, no container may remain once the library's watch is over (a loaded
-    // engine can finish a creation seconds after it was abandoned, so absence is only final
-    // then; there is no event for it).
+    // whatever the moment, no container may remain once the background clean-ups are done.
     let rt = runtime();
     let mut cancelled = Vec::new();
     for delay_ms in (5..400).step_by(15) {
@@ -102,7 +100,12 @@ fn cancelling_a_creation_leaves_no_container(e: &TestEngine) {
         }
     }
     assert!(!cancelled.is_empty(), "no creation was cancelled");
-    std::thread::sleep(pocketdock::CANCELLED_CREATION_WATCH + Duration::from_secs(2));
+    // Every abandoned creation is finished and cleaned up in the background: wait for that,
+    // then nothing may be left.
+    assert!(
+        pocketdock::wait_for_cleanup(Duration::from_secs(120)),
+        "clean-ups still running"
+    );
     let left: Vec<_> = cancelled.iter().filter(|n| e.exists(n)).collect();
     assert!(
         left.is_empty(),

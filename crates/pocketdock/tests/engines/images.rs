@@ -24,7 +24,12 @@ fn image_exists(e: &TestEngine, tag: &str) -> bool {
 fn context(dir: &std::path::Path) {
     std::fs::write(
         dir.join("Dockerfile"),
-        "FROM pocketdock/busybox\nCOPY hello.txt /home/sandbox/hello.txt\nUSER sandbox\nWORKDIR /home/sandbox\nCMD [\"sleep\", \"infinity\"]\n",
+        // A label unique to this build first: Docker's build cache must not make one test's
+        // image a parent of another's, which the other test then removes.
+        format!(
+            "FROM pocketdock/busybox\nLABEL pocketdock.test.build={}\nCOPY hello.txt /home/sandbox/hello.txt\nUSER sandbox\nWORKDIR /home/sandbox\nCMD [\"sleep\", \"infinity\"]\n",
+            unique("build")
+        ),
     )
     .unwrap();
     std::fs::write(dir.join("hello.txt"), "built offline\n").unwrap();
