@@ -407,23 +407,27 @@ impl Command {
     /// Starts the command and yields its output as it arrives.
     pub async fn stream(self) -> Result<ExecStream> {
         let exec = self.container.start(&self.spec, self.spec.timeout).await?;
-        let mut stream = ExecStream::new(exec, self.spec.max_output);
-        if self.container.instance().and_then(|i| i.log()).is_some() {
-            // A streamed run is a run: it goes into the history too, once it has ended.
-            let (container, command, started) =
-                (self.container.weak(), self.spec.command, chrono::Utc::now());
-            stream.on_finish(move |result| {
-                let container = container.upgrade().map(Container::from_inner);
-                if let Some(log) = container
-                    .as_ref()
-                    .and_then(|c| c.instance())
-                    .and_then(|i| i.log())
-                {
-                    log.log_run(&command, result, started);
-                }
+        // A streamed run is a run: it goes into the history too, once it has ended.
+        let log_when_done = self
+            .container
+            .instance()
+            .and_then(|i| i.log())
+            .is_some()
+            .then(|| {
+                let (container, command, started) =
+                    (self.container.weak(), self.spec.command, chrono::Utc::now());
+                Box::new(move |result: &ExecResult| {
+                    let container = container.upgrade().map(Container::from_inner);
+                    if let Some(log) = container
+                        .as_ref()
+                        .and_then(|c| c.instance())
+                        .and_then(|i| i.log())
+                    {
+                        log.log_run(&command, result, started);
+                    }
+                }) as crate::exec::stream::FinishHook
             });
-        }
-        Ok(stream)
+        Ok(ExecStream::new(exec, self.spec.max_output, log_when_done))
     }
 
     /// Starts the command in the background.

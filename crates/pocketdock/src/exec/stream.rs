@@ -19,10 +19,10 @@ use crate::utf8::Utf8Decoder;
 pub struct ExecStream {
     chunks: BoxStream<'static, Result<StreamChunk>>,
     result: Arc<OnceLock<ExecResult>>,
-    on_finish: Arc<std::sync::Mutex<Option<FinishHook>>>,
 }
 
-type FinishHook = Box<dyn FnOnce(&ExecResult) + Send>;
+/// Called once with the final result when a stream ends normally.
+pub(crate) type FinishHook = Box<dyn FnOnce(&ExecResult) + Send>;
 
 impl std::fmt::Debug for ExecStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,7 +33,7 @@ impl std::fmt::Debug for ExecStream {
 }
 
 struct State {
-    on_finish: Arc<std::sync::Mutex<Option<FinishHook>>>,
+    on_finish: Option<FinishHook>,
     exec: Execution,
     stdout: Utf8Decoder,
     stderr: Utf8Decoder,
@@ -43,11 +43,10 @@ struct State {
 }
 
 impl ExecStream {
-    pub(crate) fn new(exec: Execution, max_output: usize) -> Self {
+    pub(crate) fn new(exec: Execution, max_output: usize, on_finish: Option<FinishHook>) -> Self {
         let result = Arc::new(OnceLock::new());
-        let on_finish = Arc::new(std::sync::Mutex::new(None));
         let state = State {
-            on_finish: on_finish.clone(),
+            on_finish,
             exec,
             stdout: Utf8Decoder::default(),
             stderr: Utf8Decoder::default(),
@@ -59,13 +58,7 @@ impl ExecStream {
             // Fused: polling again after the end gives `None` again, never a panic.
             chunks: futures::stream::unfold(state, next_chunk).fuse().boxed(),
             result,
-            on_finish,
         }
-    }
-
-    /// Called once with the final result when the stream ends normally.
-    pub(crate) fn on_finish(&mut self, hook: impl FnOnce(&ExecResult) + Send + 'static) {
-        *self.on_finish.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
     }
 
     /// The final result, once the stream has ended.
@@ -114,12 +107,7 @@ async fn next_chunk(mut st: State) -> Option<(Result<StreamChunk>, State)> {
                     Ok(outcome) => {
                         let collected = std::mem::replace(&mut st.collected, CappedOutput::new(0));
                         let result = collected.into_result(outcome);
-                        let hook = st
-                            .on_finish
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .take();
-                        if let Some(hook) = hook {
+                        if let Some(hook) = st.on_finish.take() {
                             hook(&result);
                         }
                         let _ = st.result.set(result);
