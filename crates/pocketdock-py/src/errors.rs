@@ -37,6 +37,9 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::SocketCommunication { detail } => {
             class("SocketCommunicationError")?.call1((detail,))?
         }
+        Error::Agent { detail } => {
+            class("SocketCommunicationError")?.call1((format!("sandbox agent: {detail}"),))?
+        }
         Error::PodmanNotRunning { hint } => class("PodmanNotRunning")?.call1((hint,))?,
         Error::ContainerNotFound {
             container_id,

@@ -59,6 +59,11 @@ pub enum Error {
     #[error("image {image}: {detail}")]
     Image { image: String, detail: String },
 
+    /// The peer on a sandbox's agent socket failed the handshake or broke the protocol: a
+    /// foreign or hostile process, or an agent of another version. Nothing was sent to it.
+    #[error("sandbox agent: {detail}")]
+    Agent { detail: String },
+
     /// The session was closed (by `close`, its shell's exit, or the container's shutdown).
     #[error("the session is closed")]
     SessionClosed,
@@ -124,6 +129,7 @@ impl Error {
             self,
             Error::SocketConnection { .. }
                 | Error::SocketCommunication { .. }
+                | Error::Agent { .. }
                 | Error::PodmanNotRunning { .. }
         )
     }

@@ -29,6 +29,7 @@ mod project;
 mod runtime;
 mod session;
 mod terminal;
+mod transport;
 mod types;
 mod utf8;
 
@@ -54,6 +55,7 @@ pub use project::{
     read_instance_metadata, DoctorReport, HistoryEntry, InstanceMetadata, LogFile, LogKind,
     Project, ProjectConfig, ProjectStatus,
 };
+pub use transport::Transport;
 pub use types::{BufferSnapshot, ExecResult, Lang, StreamChunk, StreamKind};
 
 /// The async API: the same names as the crate root, as `async fn`s; streams implement

@@ -31,6 +31,7 @@ pub struct ContainerOptions {
     pub(crate) network: Option<bool>,
     pub(crate) project: Option<String>,
     pub(crate) project_root: Option<PathBuf>,
+    pub(crate) agent: bool,
 }
 
 impl Default for ContainerOptions {
@@ -52,6 +53,7 @@ impl Default for ContainerOptions {
             network: None,
             project: None,
             project_root: None,
+            agent: true,
         }
     }
 }
@@ -138,6 +140,13 @@ impl ContainerOptions {
     }
 
     /// Gives the sandbox a network (`true`) or none (`false`), overriding the profile's default.
+    /// Whether the sandbox runs pocketdock's agent as PID 1 (default: yes). Without it every
+    /// command is an engine exec: slower, and process control relies on an environment token.
+    pub fn agent(mut self, enabled: bool) -> Self {
+        self.agent = enabled;
+        self
+    }
+
     pub fn network(mut self, enabled: bool) -> Self {
         self.network = Some(enabled);
         self

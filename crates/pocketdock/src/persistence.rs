@@ -29,6 +29,11 @@ pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Conta
     let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
     let container = Container::from_inspect(engine.clone(), &info)?;
     if !running {
+        // The agent's socket directory is mounted at start: it may have gone with a reboot
+        // of the host (it lives in the runtime directory).
+        if let Some(link) = container.agent_link() {
+            crate::container::agent::ensure_host_dir(link.host_dir())?;
+        }
         engine.start_container(&container.id()).await?;
     }
     Ok(container)
@@ -96,20 +101,31 @@ pub async fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> 
     if let Some(dir) = container.data_path() {
         crate::project::remove_instance_dir(dir);
     }
+    container.forget_agent_dir();
     Ok(())
 }
 
 /// Removes every stopped managed container (of `project`, if given); returns how many.
 pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
-    let listed = list_containers(project, socket).await?;
     let engine = Engine::connect(socket).await?;
+    let mut filter = vec![format!("{}=true", labels::MANAGED)];
+    if let Some(project) = project {
+        filter.push(format!("{}={project}", labels::PROJECT));
+    }
+    let listed = engine.list_labelled(&filter).await?;
     let mut removed = 0;
-    for item in listed
+    for (item, raw) in listed
         .iter()
-        .filter(|c| c.status != "running" && c.status != "paused")
+        .map(|raw| (list_item(raw), raw))
+        .filter(|(c, _)| c.status != "running" && c.status != "paused")
     {
         match engine.remove_container(&item.id, false).await {
-            Ok(()) => removed += 1,
+            Ok(()) => {
+                removed += 1;
+                if let Some(dir) = raw["Labels"][labels::AGENT_DIR].as_str() {
+                    crate::container::agent::remove_host_dir(Path::new(dir));
+                }
+            }
             // Removed meanwhile by someone else, or started again: not ours to prune.
             Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => {}
             Err(e) => return Err(e),

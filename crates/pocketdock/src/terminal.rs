@@ -7,7 +7,9 @@ use futures::StreamExt;
 use crate::container::Container;
 use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
-use crate::exec::{new_token, token_env, Killer};
+use crate::exec::new_token;
+use crate::transport::engine_exec::Killer;
+use crate::transport::token_kill::token_env;
 use crate::types::StreamKind;
 
 /// A command running on a pseudo-terminal. Split it with [`Terminal::into_parts`] to read,
@@ -77,7 +79,9 @@ impl TerminalControl {
 
     /// Ends the program and everything it started.
     pub async fn kill(&self) -> Result<usize> {
-        self.killer.signal(crate::exec::execution::SIGKILL).await
+        self.killer
+            .signal(crate::transport::engine_exec::SIGKILL)
+            .await
     }
 }
 
@@ -105,13 +109,20 @@ impl Container {
                     env: vec![token_env(&token), "TERM=xterm-256color".into()],
                     stdin: true,
                     tty,
+                    user: self.command_user().map(str::to_string),
+                    working_dir: None,
                 },
             )
             .await
             .map_err(|e| self.gone_if_missing(e))?;
         let (output, input) = engine.start_exec_with_input(&exec_id).await?;
         let control = TerminalControl {
-            killer: Killer::new(engine.clone(), id, token),
+            killer: Killer::new(
+                engine.clone(),
+                id,
+                token,
+                self.command_user().map(str::to_string),
+            ),
             engine,
             exec_id,
         };

@@ -16,6 +16,8 @@ pub(crate) struct CreatePlan {
     pub(crate) name: String,
     pub(crate) image: String,
     pub(crate) body: ContainerCreateBody,
+    /// The agent to put into the container before it starts.
+    pub(crate) agent: Option<super::agent::AgentInstall>,
 }
 
 pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
@@ -105,7 +107,12 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         (!exposed.is_empty()).then_some(exposed),
         host_config,
     );
-    Ok(CreatePlan { name, image, body })
+    Ok(CreatePlan {
+        name,
+        image,
+        body,
+        agent: None,
+    })
 }
 
 /// The plan that recreates a container as it was configured: what `reboot(fresh)` needs.
@@ -122,8 +129,9 @@ pub(crate) fn plan_from_inspect(
         .ok_or_else(|| Error::communication("the engine did not report the container's image"))?;
     let mut labels = config.labels.clone().unwrap_or_default();
     labels.insert(labels::CREATED_AT.into(), now_rfc3339());
+    let agent = super::agent::install_from_labels(&labels);
     let host_config = HostConfig {
-        init: Some(true),
+        init: Some(agent.is_none()),
         memory: host.memory.filter(|m| *m > 0),
         nano_cpus: host.nano_cpus.filter(|n| *n > 0),
         binds: host.binds.filter(|b| !b.is_empty()),
@@ -133,11 +141,18 @@ pub(crate) fn plan_from_inspect(
         ..Default::default()
     };
     let exposed = config.exposed_ports.clone().filter(|p| !p.is_empty());
-    let body = sandbox_body(&image, labels, exposed, host_config);
+    let mut body = sandbox_body(&image, labels, exposed, host_config);
+    if agent.is_some() {
+        // The agent's entrypoint and root user, as first created.
+        body.entrypoint = config.entrypoint.clone();
+        body.cmd = None;
+        body.user = config.user.clone();
+    }
     Ok(CreatePlan {
         name: name.to_string(),
         image,
         body,
+        agent,
     })
 }
 

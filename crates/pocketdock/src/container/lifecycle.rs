@@ -28,6 +28,9 @@ impl Container {
         match result {
             Ok(()) | Err(Error::ContainerNotFound { .. }) => {
                 self.mark_shut_down();
+                if !self.persist() {
+                    self.forget_agent_dir();
+                }
                 Ok(())
             }
             Err(e) => Err(e),
@@ -41,6 +44,9 @@ impl Container {
         self.sessions().close_all().await;
         let engine = self.engine();
         let id = self.id();
+        if let Some(link) = self.agent_link() {
+            link.reset().await;
+        }
         if !fresh {
             return engine
                 .restart_container(&id, STOP_GRACE_SECS)

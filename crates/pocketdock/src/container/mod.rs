@@ -1,6 +1,7 @@
 //! The sandbox handle (async core): creation, properties, callbacks, removal on drop. Running
 //! commands is `exec`'s, lifecycle operations are in `lifecycle`, files in `files`.
 
+pub(crate) mod agent;
 pub(crate) mod create;
 mod lifecycle;
 
@@ -22,6 +23,8 @@ use crate::exec::stream::ExecStream;
 use crate::exec::{self, CommandSpec, Execution};
 use crate::options::ContainerOptions;
 use crate::session::SessionRegistry;
+use crate::transport::engine_exec::EngineExec;
+use crate::transport::{ExecHandle, ExecSpec, Transport};
 use crate::types::{ExecResult, Lang, StreamKind};
 
 /// Label keys pocketdock puts on its containers. Everything needed to resume a sandbox lives in
@@ -36,6 +39,11 @@ pub mod labels {
     pub const PROFILE: &str = "pocketdock.profile";
     /// Default timeout of blocking runs, in seconds.
     pub const TIMEOUT: &str = "pocketdock.timeout";
+    /// The agent's key (hex) and the host directory of its socket; absent without the agent.
+    pub const AGENT_KEY: &str = "pocketdock.agent-key";
+    pub const AGENT_DIR: &str = "pocketdock.agent-dir";
+    /// The user commands run as (the image's user; the agent itself runs as root).
+    pub const USER: &str = "pocketdock.user";
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -60,6 +68,11 @@ pub(crate) struct Inner {
     sessions: SessionRegistry,
     /// Shut down (or removed) through us: nothing left for `Drop` to do.
     shut_down: AtomicBool,
+    /// The sandbox's agent, if it has one.
+    agent: Option<agent::AgentLink>,
+    /// Who commands run as when they name nobody (engine execs must say so: the container's
+    /// own user is the agent's, root).
+    command_user: Option<String>,
 }
 
 /// Creates and starts a sandbox.
@@ -72,7 +85,19 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
         Some(p) => p.connect(options.socket_path.as_deref()).await?,
         None => Engine::connect(options.socket_path.as_deref()).await?,
     };
-    let id = create_and_start(&engine, &plan).await?;
+    if options.agent {
+        agent::add_to_plan(&engine, &mut plan).await?;
+    }
+    let id = match create_and_start(&engine, &plan).await {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(install) = &plan.agent {
+                agent::remove_host_dir(&install.host_dir);
+            }
+            return Err(e);
+        }
+    };
+    let labels = plan.body.labels.clone().unwrap_or_default();
     let project_name = project.as_ref().map(|p| p.project_name().to_string());
     let instance = project.and_then(|p| p.finish(&id));
     Ok(Container::new(
@@ -83,6 +108,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
         project_name.or(options.project),
         options.timeout,
         instance,
+        &labels,
     ))
 }
 
@@ -99,6 +125,14 @@ pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan)
         let id = engine
             .create_container(&plan.name, &plan.image, plan.body.clone())
             .await?;
+        let installed = match &plan.agent {
+            Some(install) => agent::upload(&engine, &id, install).await,
+            None => Ok(()),
+        };
+        if let Err(e) = installed {
+            let _ = engine.remove_container(&id, true).await;
+            return Err(e);
+        }
         if let Err(e) = engine.start_container(&id).await {
             let _ = engine.remove_container(&id, true).await;
             return Err(e);
@@ -143,6 +177,7 @@ impl Container {
         project: Option<String>,
         default_timeout: Duration,
         instance: Option<crate::project::Instance>,
+        labels: &HashMap<String, String>,
     ) -> Self {
         Container {
             inner: Arc::new(Inner {
@@ -156,6 +191,8 @@ impl Container {
                 callbacks: Callbacks::default(),
                 sessions: SessionRegistry::default(),
                 shut_down: AtomicBool::new(false),
+                agent: agent::install_from_labels(labels).map(agent::AgentLink::new),
+                command_user: labels.get(labels::USER).cloned(),
             }),
         }
     }
@@ -192,6 +229,7 @@ impl Container {
                 .get(labels::DATA_PATH)
                 .filter(|p| !p.is_empty())
                 .map(|p| crate::project::Instance::new(PathBuf::from(p))),
+            &labels,
         );
         container.release();
         Ok(container)
@@ -264,12 +302,46 @@ impl Container {
         self.command(command).run().await
     }
 
-    /// A command to configure (language, timeout, output cap) and then run, stream or spawn.
+    /// A shell command line to configure (language, timeout, output cap, environment, …)
+    /// and then run, stream or spawn.
     pub fn command(&self, command: impl Into<String>) -> Command {
         Command {
             container: self.clone(),
             spec: CommandSpec::new(command),
         }
+    }
+
+    /// The same builder for an argv, run exactly as given: no shell.
+    pub fn command_argv(&self, argv: impl IntoIterator<Item = impl Into<String>>) -> Command {
+        Command {
+            container: self.clone(),
+            spec: CommandSpec::argv_of(argv.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    /// How commands reach this sandbox: its agent, or the engine's exec (a sandbox made
+    /// without the agent, one whose agent socket cannot be reached, `POCKETDOCK_TRANSPORT=exec`).
+    pub fn transport(&self) -> Transport {
+        match &self.inner.agent {
+            Some(link) if link.usable() => Transport::Agent,
+            _ => Transport::EngineExec,
+        }
+    }
+
+    pub(crate) fn agent_link(&self) -> Option<&agent::AgentLink> {
+        self.inner.agent.as_ref()
+    }
+
+    /// The container is gone: so goes the directory of its agent's socket.
+    pub(crate) fn forget_agent_dir(&self) {
+        if let Some(link) = self.agent_link() {
+            agent::remove_host_dir(link.host_dir());
+        }
+    }
+
+    /// Who commands run as unless they say: the image's user.
+    pub(crate) fn command_user(&self) -> Option<&str> {
+        self.inner.command_user.as_deref()
     }
 
     /// Calls `f(container, text)` with the stdout of every detached process of this container.
@@ -322,12 +394,65 @@ impl Container {
         exec::gone_if_missing(e, &self.id())
     }
 
-    async fn start(&self, spec: &CommandSpec, timeout: Option<Duration>) -> Result<Execution> {
+    /// Starts a command over the sandbox's transport; stdin given in the spec is fed, then
+    /// closed.
+    pub(crate) async fn start(
+        &self,
+        spec: &CommandSpec,
+        timeout: Option<Duration>,
+        keep_stdin: bool,
+    ) -> Result<Execution> {
         let id = self.id();
-        Execution::start(self.engine(), &id, spec, timeout)
+        let started = tokio::time::Instant::now();
+        let exec = self.exec_spec(spec, timeout, keep_stdin);
+        let handle = self
+            .open(&id, exec)
             .await
-            .map_err(|e| exec::gone_if_missing(e, &id))
+            .map_err(|e| exec::gone_if_missing(e, &id))?;
+        let execution = Execution::new(handle, Some(self.engine().clone()), id, timeout, started);
+        if let Some(input) = &spec.stdin {
+            let control = execution.control();
+            control.write_stdin(input.clone()).await?;
+            control.close_stdin().await?;
+        }
+        Ok(execution)
     }
+
+    fn exec_spec(
+        &self,
+        spec: &CommandSpec,
+        timeout: Option<Duration>,
+        keep_stdin: bool,
+    ) -> ExecSpec {
+        let mut exec = spec.exec_spec(timeout, keep_stdin);
+        if exec.user.is_none() {
+            exec.user = self.command_user().map(str::to_string);
+        }
+        exec
+    }
+
+    async fn open(&self, id: &str, spec: ExecSpec) -> Result<Box<dyn ExecHandle>> {
+        if let Some(link) = self.agent_link() {
+            if let Some(conn) = link.connection(self.engine(), id).await? {
+                return Ok(Box::new(conn.spawn(&spec)?));
+            }
+        }
+        let exec = EngineExec::start(self.engine(), id, &engine_exec_argv(spec)).await?;
+        Ok(Box::new(exec))
+    }
+}
+
+/// The engines disagree on a program that cannot be started (Docker: 126 and the runtime's
+/// message on stdout; Podman: 127): an argv goes through `sh`'s `exec`, so that both answer
+/// as the agent does, 127 and a message on stderr.
+fn engine_exec_argv(mut spec: ExecSpec) -> ExecSpec {
+    let is_shell_line = spec.argv.len() >= 2 && spec.argv[0] == "sh" && spec.argv[1] == "-c";
+    if !is_shell_line {
+        let mut argv = vec!["sh".into(), "-c".into(), "exec \"$@\"".into(), "sh".into()];
+        argv.append(&mut spec.argv);
+        spec.argv = argv;
+    }
+    spec
 }
 
 impl Drop for Inner {
@@ -339,10 +464,15 @@ impl Drop for Inner {
         // or outside any runtime, and the caller's runtime may be shutting down.
         let socket: PathBuf = self.engine.socket_path().to_path_buf();
         let id = self.id.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let agent_dir = self.agent.as_ref().map(|a| a.host_dir().to_path_buf());
         let removal = std::thread::spawn(move || {
             crate::runtime::shared().block_on(async move {
                 let engine = Engine::connect_to(&socket).await?;
-                engine.remove_container(&id, true).await
+                engine.remove_container(&id, true).await?;
+                if let Some(dir) = agent_dir {
+                    agent::remove_host_dir(&dir);
+                }
+                Ok::<(), Error>(())
             })
         });
         match removal.join() {
@@ -389,24 +519,74 @@ impl Command {
         self
     }
 
+    /// Sets an environment variable for the command (over the container's own).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.spec.env.retain(|(k, _)| *k != key);
+        self.spec.env.push((key, value.into()));
+        self
+    }
+
+    /// The directory the command starts in (default: the image's working directory).
+    pub fn cwd(mut self, dir: impl Into<String>) -> Self {
+        self.spec.cwd = Some(dir.into());
+        self
+    }
+
+    /// The user the command runs as: a name or uid, optionally `:group` (default: the
+    /// image's user).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.spec.user = Some(user.into());
+        self
+    }
+
+    /// Feeds these bytes to the command's stdin, then closes it (default: empty stdin; a
+    /// detached process keeps its stdin open for [`Process::write_stdin`] instead).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.spec.stdin = Some(input.into());
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let exec::Program::Argv(argv) = &self.spec.program {
+            if argv.is_empty() {
+                return Err(Error::invalid("an argv needs at least the program to run"));
+            }
+        }
+        for (k, _) in &self.spec.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(Error::invalid(format!(
+                    "{k:?} is not an environment variable name"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Runs to completion (or the timeout) and returns everything it printed.
     pub async fn run(self) -> Result<ExecResult> {
+        self.validate()?;
         let c = &self.container;
         let id = c.id();
         let timeout = self.spec.timeout.unwrap_or(c.inner.default_timeout);
         let started = chrono::Utc::now();
-        let result = exec::run::run(c.engine(), &id, &self.spec, timeout)
+        let exec = c.start(&self.spec, Some(timeout), false).await?;
+        let result = exec::run::collect(exec, self.spec.max_output)
             .await
             .map_err(|e| exec::gone_if_missing(e, &id))?;
         if let Some(log) = c.instance().and_then(|i| i.log()) {
-            log.log_run(&self.spec.command, &result, started);
+            log.log_run(&self.spec.text(), &result, started);
         }
         Ok(result)
     }
 
     /// Starts the command and yields its output as it arrives.
     pub async fn stream(self) -> Result<ExecStream> {
-        let exec = self.container.start(&self.spec, self.spec.timeout).await?;
+        self.validate()?;
+        let exec = self
+            .container
+            .start(&self.spec, self.spec.timeout, false)
+            .await?;
         // A streamed run is a run: it goes into the history too, once it has ended.
         let log_when_done = self
             .container
@@ -415,7 +595,7 @@ impl Command {
             .is_some()
             .then(|| {
                 let (container, command, started) =
-                    (self.container.weak(), self.spec.command, chrono::Utc::now());
+                    (self.container.weak(), self.spec.text(), chrono::Utc::now());
                 Box::new(move |result: &ExecResult| {
                     let container = container.upgrade().map(Container::from_inner);
                     if let Some(log) = container
@@ -432,9 +612,13 @@ impl Command {
 
     /// Starts the command in the background.
     pub async fn spawn(self) -> Result<Process> {
-        let exec = self.container.start(&self.spec, self.spec.timeout).await?;
+        self.validate()?;
+        let exec = self
+            .container
+            .start(&self.spec, self.spec.timeout, true)
+            .await?;
         let instance_log = self.container.instance().and_then(|i| i.log());
-        let log = instance_log.and_then(|l| l.detached(&self.spec.command));
+        let log = instance_log.and_then(|l| l.detached(&self.spec.text()));
         Ok(Process::start(
             exec,
             self.container.weak(),

@@ -161,4 +161,32 @@ impl Engine {
             Err(e) => Err(self.fail(e, Ctx::Engine)),
         }
     }
+
+    /// The image's own configuration (user, entrypoint, command); `ImageNotFound` if absent.
+    pub(crate) async fn image_config(&self, name: &str) -> Result<ImageConfig> {
+        match self.docker.inspect_image(name).await {
+            Ok(info) => {
+                let config = info.config.unwrap_or_default();
+                Ok(ImageConfig {
+                    user: config.user.unwrap_or_default(),
+                    entrypoint: config.entrypoint.unwrap_or_default(),
+                    cmd: config.cmd.unwrap_or_default(),
+                })
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(Error::ImageNotFound {
+                image: name.to_string(),
+            }),
+            Err(e) => Err(self.fail(e, Ctx::Engine)),
+        }
+    }
+}
+
+/// What a sandbox takes from its image's configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ImageConfig {
+    pub(crate) user: String,
+    pub(crate) entrypoint: Vec<String>,
+    pub(crate) cmd: Vec<String>,
 }

@@ -45,6 +45,9 @@ pub(crate) struct ExecRequest {
     pub(crate) env: Vec<String>,
     pub(crate) stdin: bool,
     pub(crate) tty: bool,
+    /// `None`: the container's configured user.
+    pub(crate) user: Option<String>,
+    pub(crate) working_dir: Option<String>,
 }
 
 /// The stdin of an exec.
@@ -320,6 +323,8 @@ impl Engine {
             tty: Some(request.tty),
             cmd: Some(request.cmd),
             env: Some(request.env),
+            user: request.user,
+            working_dir: request.working_dir,
             ..Default::default()
         };
         let created = self

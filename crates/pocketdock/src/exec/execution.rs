@@ -1,28 +1,26 @@
-//! One command in flight: its output frames, its deadline, its exit status — and the guarantee
-//! that it does not outlive the caller's interest (timeouts and drops kill it in the container;
-//! the engines themselves never kill an exec whose client went away).
+//! One command in flight, whatever the transport: its output frames, its deadline, its exit
+//! status — and the guarantee that it does not outlive the caller's interest (timeouts and
+//! drops kill it and everything it started).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::kill::{signal_tree, TOKEN_VAR};
-use super::CommandSpec;
-use crate::engine::{Engine, ExecRequest, OutputStream};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::transport::{ExecControl, ExecHandle, ExitStatus};
 use crate::types::StreamKind;
 
 /// Exit code of a process killed by SIGKILL.
 const SIGKILLED: i64 = 128 + 9;
 /// How long a SIGKILLed command waits to see whether its container is being removed.
 const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
-/// After a kill, how long output still in flight may take to arrive.
+/// After a kill, how long all output still in flight may take to arrive, in total.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
+/// Where the transport enforces the timeout, the client's own deadline comes this much later.
+const BACKSTOP: Duration = Duration::from_secs(2);
 pub(crate) const SIGKILL: i32 = 9;
 
 /// How a command ended.
@@ -40,64 +38,17 @@ impl Outcome {
     }
 }
 
-/// What is needed to signal an exec's processes from anywhere (e.g. `Process::kill` while a
-/// reader task owns the [`Execution`]).
-#[derive(Debug, Clone)]
-pub(crate) struct Killer {
-    engine: Engine,
-    container_id: String,
-    token: String,
-    /// Whether we signalled the command ourselves (its death by a signal is then no mystery).
-    signalled: Arc<AtomicBool>,
-}
-
-impl Killer {
-    pub(crate) fn new(engine: Engine, container_id: String, token: String) -> Self {
-        Killer {
-            engine,
-            container_id,
-            token,
-            signalled: Arc::default(),
-        }
-    }
-
-    pub(crate) async fn signal(&self, signal: i32) -> Result<usize> {
-        self.signal_sparing(signal, None).await
-    }
-
-    /// Signals every process of the exec but `spared` (a session's shell).
-    pub(crate) async fn signal_sparing(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
-        self.signalled.store(true, Ordering::SeqCst);
-        signal_tree(
-            &self.engine,
-            &self.container_id,
-            &self.token,
-            signal,
-            spared,
-        )
-        .await
-        .map_err(|e| gone_if_missing(e, &self.container_id))
-    }
-
-    /// Kills in the background on the shared runtime, with a client of its own: the caller
-    /// may be dropping us outside any runtime, or inside one that is about to end.
-    pub(crate) fn kill_detached(&self) {
-        let killer = self.clone();
-        crate::cleanup::spawn(async move {
-            if let Ok(engine) = Engine::connect_to(killer.engine.socket_path()).await {
-                let _ =
-                    signal_tree(&engine, &killer.container_id, &killer.token, SIGKILL, None).await;
-            }
-        });
-    }
-}
-
-/// A started exec.
+/// A started command.
 pub(crate) struct Execution {
-    killer: Killer,
-    exec_id: String,
-    output: Option<OutputStream>,
+    handle: Box<dyn ExecHandle>,
+    control: Arc<dyn ExecControl>,
+    /// For explaining failures in terms of the container (`None` in unit tests).
+    engine: Option<Engine>,
+    container_id: String,
     deadline: Option<Instant>,
+    /// Set once killed on the deadline: what is still in flight may arrive until then.
+    drain_until: Option<Instant>,
+    output_ended: bool,
     started: Instant,
     timed_out: bool,
     /// Set once the exit status is known or the processes were killed: nothing to clean up.
@@ -107,51 +58,45 @@ pub(crate) struct Execution {
 impl std::fmt::Debug for Execution {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Execution")
-            .field("exec_id", &self.exec_id)
+            .field("id", &self.handle.id())
             .field("timed_out", &self.timed_out)
             .finish()
     }
 }
 
 impl Execution {
-    pub(crate) async fn start(
-        engine: &Engine,
-        container_id: &str,
-        spec: &CommandSpec,
+    pub(crate) fn new(
+        handle: Box<dyn ExecHandle>,
+        engine: Option<Engine>,
+        container_id: String,
         timeout: Option<Duration>,
-    ) -> Result<Execution> {
-        let started = Instant::now();
-        let token = new_token();
-        let killer = Killer::new(engine.clone(), container_id.to_string(), token.clone());
-        let env = vec![token_env(&token)];
-        let exec_id = engine
-            .create_exec(
-                container_id,
-                ExecRequest {
-                    cmd: spec.argv(),
-                    env,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let output = engine.start_exec(&exec_id).await?;
-        Ok(Execution {
-            killer,
-            exec_id,
-            output: Some(output),
-            deadline: timeout.map(|t| started + t),
+        started: Instant,
+    ) -> Execution {
+        let backstop = if handle.enforces_timeout() {
+            BACKSTOP
+        } else {
+            Duration::ZERO
+        };
+        Execution {
+            control: handle.control(),
+            handle,
+            engine,
+            container_id,
+            deadline: timeout.map(|t| started + t + backstop),
+            drain_until: None,
+            output_ended: false,
             started,
             timed_out: false,
             settled: false,
-        })
+        }
     }
 
-    pub(crate) fn killer(&self) -> Killer {
-        self.killer.clone()
+    pub(crate) fn control(&self) -> Arc<dyn ExecControl> {
+        self.control.clone()
     }
 
-    pub(crate) fn exec_id(&self) -> &str {
-        &self.exec_id
+    pub(crate) fn id(&self) -> String {
+        self.handle.id()
     }
 
     pub(crate) fn started(&self) -> Instant {
@@ -162,95 +107,85 @@ impl Execution {
     /// what was in flight has been drained).
     pub(crate) async fn next_frame(&mut self) -> Result<Option<(StreamKind, Bytes)>> {
         loop {
-            let Some(output) = self.output.as_mut() else {
+            if self.output_ended {
                 return Ok(None);
-            };
-            let item = if self.timed_out {
-                tokio::time::timeout(DRAIN_AFTER_KILL, output.next())
-                    .await
-                    .unwrap_or_default()
-            } else if let Some(deadline) = self.deadline {
-                match tokio::time::timeout_at(deadline, output.next()).await {
-                    Ok(item) => item,
-                    Err(_) => {
-                        self.expire().await;
-                        continue;
+            }
+            let limit = self.drain_until.or(self.deadline);
+            let item = match limit {
+                Some(limit) => {
+                    match tokio::time::timeout_at(limit, self.handle.next_output()).await {
+                        Ok(item) => item,
+                        Err(_) if self.drain_until.is_some() => Ok(None),
+                        Err(_) => {
+                            self.expire().await;
+                            continue;
+                        }
                     }
                 }
-            } else {
-                output.next().await
+                None => self.handle.next_output().await,
             };
-            match item {
-                None => {
-                    self.output = None;
-                    return Ok(None);
+            return match item {
+                Ok(Some(frame)) => Ok(Some(frame)),
+                Ok(None) => {
+                    self.output_ended = true;
+                    Ok(None)
                 }
-                Some(Ok(LogOutput::StdOut { message })) => {
-                    return Ok(Some((StreamKind::Stdout, message)))
+                Err(e) => {
+                    self.output_ended = true;
+                    self.settled = true;
+                    Err(self.explain(e).await)
                 }
-                Some(Ok(LogOutput::StdErr { message })) => {
-                    return Ok(Some((StreamKind::Stderr, message)))
-                }
-                // A stream without multiplexing headers: all of it is the process's output.
-                Some(Ok(LogOutput::Console { message })) => {
-                    return Ok(Some((StreamKind::Stdout, message)))
-                }
-                Some(Ok(LogOutput::StdIn { .. })) => continue,
-                Some(Err(e)) => {
-                    self.output = None;
-                    return Err(diagnose(&self.killer.engine, &self.killer.container_id, e).await);
-                }
-            }
+            };
         }
     }
 
     /// Waits for the exit status (after the output ended), still bounded by the deadline.
     pub(crate) async fn finish(&mut self) -> Result<Outcome> {
-        if !self.timed_out {
-            let code = match self.deadline {
-                Some(deadline) => tokio::time::timeout_at(
-                    deadline,
-                    exit_code(
-                        &self.killer.engine,
-                        &self.killer.container_id,
-                        &self.exec_id,
-                    ),
-                )
+        if self.drain_until.is_some() {
+            return Ok(self.outcome(-1));
+        }
+        let status = match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.handle.exit_status())
                 .await
                 .ok(),
-                None => Some(
-                    exit_code(
-                        &self.killer.engine,
-                        &self.killer.container_id,
-                        &self.exec_id,
-                    )
-                    .await,
-                ),
-            };
-            match code {
-                // SIGKILLed, and not by us: possibly by the container's removal or stop, which
-                // must not pass for an ordinary exit.
-                Some(Ok(SIGKILLED)) if !self.killer.signalled.load(Ordering::SeqCst) => {
-                    self.settled = true;
-                    let engine = &self.killer.engine;
-                    let id = &self.killer.container_id;
-                    return match container_trouble(engine, id, REMOVAL_PATIENCE).await {
-                        Some(e) => Err(e),
-                        None => Ok(self.outcome(SIGKILLED)),
-                    };
+            None => Some(self.handle.exit_status().await),
+        };
+        self.settled = true;
+        let code = match status {
+            None => {
+                self.expire().await;
+                return Ok(self.outcome(-1));
+            }
+            Some(Err(e)) => return Err(self.explain(e).await),
+            Some(Ok(ExitStatus::TimedOut)) => {
+                self.timed_out = true;
+                return Ok(self.outcome(-1));
+            }
+            Some(Ok(ExitStatus::Code(code))) => code,
+            Some(Ok(ExitStatus::Signal(signal))) => 128 + i64::from(signal),
+        };
+        // SIGKILLed, and not by us: possibly by the container's removal or stop, which must
+        // not pass for an ordinary exit.
+        if code == SIGKILLED && !self.control.signalled() {
+            if let Some(engine) = self.engine.clone() {
+                let id = self.container_id.clone();
+                if let Some(e) = container_trouble(&engine, &id, REMOVAL_PATIENCE).await {
+                    return Err(e);
                 }
-                Some(Ok(code)) => {
-                    self.settled = true;
-                    return Ok(self.outcome(code));
-                }
-                Some(Err(e)) => {
-                    self.settled = true;
-                    return Err(diagnose(&self.killer.engine, &self.killer.container_id, e).await);
-                }
-                None => self.expire().await,
             }
         }
-        Ok(self.outcome(-1))
+        Ok(self.outcome(code))
+    }
+
+    /// Not an `async fn` of `&self`: the handle is `Send` but not `Sync`.
+    fn explain(&self, e: Error) -> impl std::future::Future<Output = Error> + Send + 'static {
+        let (engine, id) = (self.engine.clone(), self.container_id.clone());
+        async move {
+            match engine {
+                Some(engine) => diagnose(&engine, &id, e).await,
+                None => e,
+            }
+        }
     }
 
     fn outcome(&self, exit_code: i64) -> Outcome {
@@ -261,33 +196,23 @@ impl Execution {
         }
     }
 
-    /// Deadline passed: kill the command and everything it started.
+    /// Deadline passed: kill the command and everything it started; what is in flight may
+    /// still arrive, for a bounded time in total.
     async fn expire(&mut self) {
         self.timed_out = true;
         self.settled = true;
-        if let Err(e) = self.killer.signal(SIGKILL).await {
-            tracing::warn!(exec = %self.exec_id, "killing a timed-out command failed: {e}");
+        self.drain_until = Some(Instant::now() + DRAIN_AFTER_KILL);
+        let kill = tokio::time::timeout(DRAIN_AFTER_KILL, self.control.signal(SIGKILL));
+        match kill.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(exec = %self.handle.id(), "killing a timed-out command failed: {e}")
+            }
+            Err(_) => {
+                tracing::warn!(exec = %self.handle.id(), "killing a timed-out command took too long");
+                self.control.kill_in_background();
+            }
         }
-    }
-}
-
-/// The engine may report the exec as running for a moment after its output ended; there is
-/// no event for the transition, so poll with a short backoff. An exec the engine has forgotten
-/// (its container was restarted) ended with no known code: -1.
-async fn exit_code(engine: &Engine, container_id: &str, exec_id: &str) -> Result<i64> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let Some(info) = engine.inspect_exec(exec_id).await? else {
-            return match container_trouble(engine, container_id, Duration::ZERO).await {
-                Some(e) => Err(e),
-                None => Ok(-1),
-            };
-        };
-        if info.running != Some(true) {
-            return Ok(info.exit_code.unwrap_or(-1));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
@@ -296,9 +221,9 @@ impl Drop for Execution {
         if self.settled {
             return;
         }
-        // Abandoned mid-flight (a dropped stream, a cancelled future): the engine would let the
-        // command run on, so kill it.
-        self.killer.kill_detached();
+        // Abandoned mid-flight (a dropped stream, a cancelled future): kill it, without
+        // blocking whoever drops us.
+        self.control.kill_in_background();
     }
 }
 
@@ -307,7 +232,7 @@ impl Drop for Execution {
 pub(crate) async fn diagnose(engine: &Engine, container_id: &str, e: Error) -> Error {
     if matches!(
         e,
-        Error::ContainerNotRunning { .. } | Error::ContainerGone { .. }
+        Error::ContainerNotRunning { .. } | Error::ContainerGone { .. } | Error::Agent { .. }
     ) {
         return e;
     }
@@ -319,7 +244,7 @@ pub(crate) async fn diagnose(engine: &Engine, container_id: &str, e: Error) -> E
 /// `ContainerGone` if the container was removed, `ContainerNotRunning` if it stopped; `None`
 /// if it still runs after `patience` (an engine kills a container's processes a moment before
 /// its state says so).
-async fn container_trouble(
+pub(crate) async fn container_trouble(
     engine: &Engine,
     container_id: &str,
     patience: Duration,
@@ -373,11 +298,6 @@ pub(crate) fn gone_if_missing(e: Error, container_id: &str) -> Error {
         },
         e => e,
     }
-}
-
-/// The environment entry that marks an exec's processes.
-pub(crate) fn token_env(token: &str) -> String {
-    format!("{TOKEN_VAR}={token}")
 }
 
 pub(crate) fn new_token() -> String {

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::execution::Killer;
 use super::Execution;
 use crate::buffer::OutputBuffer;
 use crate::container::{Container, Inner};
 use crate::error::{Error, Result};
 use crate::project::DetachLog;
+use crate::transport::ExecControl;
 use crate::types::{BufferSnapshot, ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 
@@ -27,7 +27,7 @@ enum End {
 pub struct Process {
     exec_id: String,
     shared: Arc<Shared>,
-    killer: Killer,
+    control: Arc<dyn ExecControl>,
     started: tokio::time::Instant,
 }
 
@@ -51,16 +51,16 @@ impl Process {
             end,
         });
         let process = Process {
-            exec_id: exec.exec_id().to_string(),
+            exec_id: exec.id(),
             shared: shared.clone(),
-            killer: exec.killer(),
+            control: exec.control(),
             started: exec.started(),
         };
         tokio::spawn(read_loop(exec, shared, container, log));
         process
     }
 
-    /// The engine's id of the exec running the command.
+    /// The transport's id of the command.
     pub fn id(&self) -> &str {
         &self.exec_id
     }
@@ -139,7 +139,17 @@ impl Process {
         if self.shared.end.borrow().is_some() {
             return Ok(0);
         }
-        self.killer.signal(signal).await
+        self.control.signal(signal).await
+    }
+
+    /// Writes to the command's stdin (open until [`Process::close_stdin`] or its end).
+    pub async fn write_stdin(&self, data: impl Into<Vec<u8>>) -> Result<()> {
+        self.control.write_stdin(data.into()).await
+    }
+
+    /// Closes the command's stdin: it reads end-of-file.
+    pub async fn close_stdin(&self) -> Result<()> {
+        self.control.close_stdin().await
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, OutputBuffer> {

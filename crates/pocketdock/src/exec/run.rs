@@ -1,22 +1,13 @@
 //! Blocking mode: collect everything, up to a cap.
 
-use std::time::Duration;
-
-use super::{CommandSpec, Execution, Outcome};
-use crate::engine::Engine;
+use super::{Execution, Outcome};
 use crate::error::Result;
 use crate::types::{ExecResult, StreamKind};
 use crate::utf8::complete_prefix_len;
 
-/// Runs `spec` to completion (or its timeout) and collects its output.
-pub(crate) async fn run(
-    engine: &Engine,
-    container_id: &str,
-    spec: &CommandSpec,
-    timeout: Duration,
-) -> Result<ExecResult> {
-    let mut exec = Execution::start(engine, container_id, spec, Some(timeout)).await?;
-    let mut output = CappedOutput::new(spec.max_output);
+/// Runs a started command to completion (or its timeout) and collects its output.
+pub(crate) async fn collect(mut exec: Execution, max_output: usize) -> Result<ExecResult> {
+    let mut output = CappedOutput::new(max_output);
     while let Some((kind, bytes)) = exec.next_frame().await? {
         output.push(kind, &bytes);
     }
@@ -77,6 +68,7 @@ impl CappedOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn outcome() -> Outcome {
         Outcome {

@@ -123,11 +123,17 @@ impl Container {
             });
         }
         let config = info.config.unwrap_or_default();
+        // With the agent the container's user is root (the agent's); files belong to the
+        // user commands run as.
+        let user = match self.command_user() {
+            Some(user) => user.to_string(),
+            None => config.user.unwrap_or_default(),
+        };
         Ok(Sandbox {
             engine,
             id,
             workdir: config.working_dir.unwrap_or_default(),
-            user: config.user.unwrap_or_default(),
+            user,
         })
     }
 }

@@ -16,8 +16,10 @@ use tokio::time::Instant;
 use crate::container::Container;
 use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
-use crate::exec::{new_token, token_env, Killer};
+use crate::exec::new_token;
 use crate::project::SessionLog;
+use crate::transport::engine_exec::Killer;
+use crate::transport::token_kill::token_env;
 use crate::types::{ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 use marker::{MarkerScanner, Piece};
@@ -129,6 +131,8 @@ impl Container {
                     env: vec![token_env(&token)],
                     stdin: true,
                     tty: false,
+                    user: self.command_user().map(str::to_string),
+                    working_dir: None,
                 },
             )
             .await
@@ -144,7 +148,12 @@ impl Container {
             id,
             log,
             exec_id,
-            killer: Killer::new(engine.clone(), container_id, token),
+            killer: Killer::new(
+                engine.clone(),
+                container_id,
+                token,
+                self.command_user().map(str::to_string),
+            ),
             engine,
             input: tokio::sync::Mutex::new(Some(input)),
             state: Mutex::new(State::default()),
@@ -286,7 +295,7 @@ impl Session {
         let _ = self
             .shared
             .killer
-            .signal(crate::exec::execution::SIGKILL)
+            .signal(crate::transport::engine_exec::SIGKILL)
             .await;
         self.shared.version.send_modify(|v| *v += 1);
     }
@@ -343,7 +352,7 @@ impl Session {
         let _ = self
             .shared
             .killer
-            .signal_sparing(crate::exec::execution::SIGKILL, spared)
+            .signal_sparing(crate::transport::engine_exec::SIGKILL, spared)
             .await;
         let recovered = self
             .wait_for(Some(Instant::now() + AFTER_INTERRUPT), |st| {

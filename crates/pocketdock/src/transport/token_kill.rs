@@ -41,6 +41,7 @@ echo "$total""#;
 pub(crate) async fn signal_tree(
     engine: &Engine,
     container_id: &str,
+    user: Option<&str>,
     token: &str,
     signal: i32,
     spared: Option<u32>,
@@ -54,13 +55,14 @@ pub(crate) async fn signal_tree(
         token.to_string(),
         spared.map(|p| p.to_string()).unwrap_or_default(),
     ];
-    // As the container's user, like the command: /proc/PID/environ is readable by its owner
+    // As the command's user: /proc/PID/environ is readable by its owner
     // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
     let exec_id = engine
         .create_exec(
             container_id,
             ExecRequest {
                 cmd: argv,
+                user: user.map(str::to_string),
                 ..Default::default()
             },
         )
@@ -73,4 +75,9 @@ pub(crate) async fn signal_tree(
         }
     }
     Ok(String::from_utf8_lossy(&stdout).trim().parse().unwrap_or(0))
+}
+
+/// The environment entry that marks an exec's processes.
+pub(crate) fn token_env(token: &str) -> String {
+    format!("{TOKEN_VAR}={token}")
 }

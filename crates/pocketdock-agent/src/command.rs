@@ -1,0 +1,317 @@
+//! One command on a connection: its shim, its output under flow control, its timeout, its end.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pocketdock_agent_protocol::{AgentMessage, Exit, Spawn, Stream, MAX_CHUNK, OUTPUT_WINDOW};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::server::Outbox;
+use crate::shim::CONTROL_FD;
+
+/// A running command, as the connection sees it.
+#[derive(Debug)]
+pub struct Running {
+    id: u32,
+    shim_pid: i32,
+    stdin: std::sync::Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    credit: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The client is gone: output is read and dropped.
+    disconnected: AtomicBool,
+    /// Killed on its timeout.
+    timed_out: AtomicBool,
+    /// The shim has reported the end: its pid may be reused, signal nothing.
+    ended: AtomicBool,
+}
+
+/// The shim of a command: started with the command's stdio, fd 3 its control socket.
+fn start_shim(
+    spawn: &Spawn,
+    stdio: [Stdio; 3],
+) -> std::io::Result<(std::process::Child, StdUnixStream)> {
+    let (ours, theirs) = StdUnixStream::pair()?;
+    let theirs_fd = theirs.as_raw_fd();
+    let [stdin, stdout, stderr] = stdio;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg("shim").stdin(stdin).stdout(stdout).stderr(stderr);
+    // SAFETY: dup2 is async-signal-safe; it also clears close-on-exec on fd 3.
+    unsafe {
+        cmd.pre_exec(move || crate::sys::check(libc::dup2(theirs_fd, CONTROL_FD)).map(drop));
+    }
+    let child = cmd.spawn()?;
+    drop(theirs);
+    let body = postcard::to_stdvec(spawn).map_err(std::io::Error::other)?;
+    let mut ours = ours;
+    ours.write_all(&(body.len() as u32).to_be_bytes())?;
+    ours.write_all(&body)?;
+    Ok((child, ours))
+}
+
+/// The image's own entrypoint: output to the container's log, nobody waits for it.
+pub fn start_detached(spawn: &Spawn) -> std::io::Result<()> {
+    let (_child, control) = start_shim(spawn, [Stdio::null(), Stdio::inherit(), Stdio::inherit()])?;
+    // Closing our end is harmless: the shim's reports then fail quietly (SIGPIPE is ignored).
+    drop(control);
+    Ok(())
+}
+
+impl Running {
+    pub fn start(
+        id: u32,
+        spawn: Spawn,
+        outbox: Outbox,
+        ended: mpsc::UnboundedSender<u32>,
+    ) -> std::io::Result<Running> {
+        let (out_r, out_w) = std::io::pipe()?;
+        let (err_r, err_w) = std::io::pipe()?;
+        let (stdin_stdio, stdin_w) = if spawn.stdin {
+            let (r, w) = std::io::pipe()?;
+            (Stdio::from(r), Some(w))
+        } else {
+            (Stdio::null(), None)
+        };
+        let (child, control) = start_shim(&spawn, [stdin_stdio, out_w.into(), err_w.into()])?;
+        let shim_pid = child.id() as i32;
+        drop(child); // PID 1 reaps it
+        control.set_nonblocking(true)?;
+        let control = tokio::net::UnixStream::from_std(control)?;
+        let stdout = pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))?;
+        let stderr = pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))?;
+        let stdin = match stdin_w {
+            Some(w) => Some(stdin_task(pipe::Sender::from_owned_fd(OwnedFd::from(w))?)),
+            None => None,
+        };
+        let credit = Arc::new(Semaphore::new(OUTPUT_WINDOW as usize));
+        let shared = Arc::new(Shared::default());
+        let running = Running {
+            id,
+            shim_pid,
+            stdin: std::sync::Mutex::new(stdin),
+            credit: credit.clone(),
+            shared: shared.clone(),
+            outbox: outbox.clone(),
+        };
+        let timeout = spawn.timeout_ms.map(Duration::from_millis);
+        tokio::spawn(supervise(
+            id, shim_pid, control, stdout, stderr, credit, shared, outbox, timeout, ended,
+        ));
+        Ok(running)
+    }
+
+    pub fn stdin(&self, data: Vec<u8>) {
+        if let Some(tx) = &*self.stdin.lock().unwrap_or_else(|e| e.into_inner()) {
+            let _ = tx.send(data);
+        }
+    }
+
+    pub fn close_stdin(&self) {
+        // Dropping the queue's sender lets the writer finish what is queued, then close.
+        self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    pub fn signal(&self, signal: i32) {
+        let (pid, shared, outbox, id) = (
+            self.shim_pid,
+            self.shared.clone(),
+            self.outbox.clone(),
+            self.id,
+        );
+        tokio::spawn(async move {
+            let count = kill_tree(pid, signal, &shared).await;
+            let _ = outbox.control.send(AgentMessage::Signalled {
+                id,
+                count: count as u32,
+            });
+        });
+    }
+
+    pub fn resize(&self, _cols: u16, _rows: u16) {}
+
+    pub fn credit(&self, bytes: u32) {
+        self.credit.add_permits(bytes.min(OUTPUT_WINDOW) as usize);
+    }
+
+    pub fn disconnect(&self) {
+        self.shared.disconnected.store(true, Ordering::SeqCst);
+        self.credit.close();
+    }
+}
+
+async fn kill_tree(shim_pid: i32, signal: i32, shared: &Shared) -> usize {
+    if shared.ended.load(Ordering::SeqCst) {
+        return 0;
+    }
+    tokio::task::spawn_blocking(move || crate::tree::signal_tree(shim_pid, signal))
+        .await
+        .unwrap_or(0)
+}
+
+fn stdin_task(mut pipe: pipe::Sender) -> mpsc::UnboundedSender<Vec<u8>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if pipe.write_all(&data).await.is_err() {
+                break; // the command closed its stdin: the rest has nowhere to go
+            }
+        }
+    });
+    tx
+}
+
+/// What the shim reported.
+enum Report {
+    Exited(Exit),
+    NotStarted(i32, String),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    id: u32,
+    shim_pid: i32,
+    control: tokio::net::UnixStream,
+    stdout: pipe::Receiver,
+    stderr: pipe::Receiver,
+    credit: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    timeout: Option<Duration>,
+    ended: mpsc::UnboundedSender<u32>,
+) {
+    let out = tokio::spawn(forward(
+        id,
+        Stream::Stdout,
+        stdout,
+        credit.clone(),
+        shared.clone(),
+        outbox.clone(),
+    ));
+    let err = tokio::spawn(forward(
+        id,
+        Stream::Stderr,
+        stderr,
+        credit,
+        shared.clone(),
+        outbox.clone(),
+    ));
+    let reports = read_reports(id, control, &outbox);
+    tokio::pin!(reports);
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let report = tokio::select! {
+        r = &mut reports => r,
+        _ = &mut deadline => {
+            shared.timed_out.store(true, Ordering::SeqCst);
+            kill_tree(shim_pid, libc::SIGKILL, &shared).await;
+            reports.await
+        }
+    };
+    let mut exit = match report {
+        Report::Exited(exit) => exit,
+        Report::NotStarted(code, message) => {
+            let _ = outbox.data.send(AgentMessage::Output {
+                id,
+                stream: Stream::Stderr,
+                data: format!("pocketdock: {message}\n").into_bytes(),
+            });
+            Exit::NotStarted(code)
+        }
+    };
+    // The output ends when the last process holding it closes it; the timeout still applies.
+    let drained = async {
+        let _ = out.await;
+        let _ = err.await;
+    };
+    tokio::pin!(drained);
+    tokio::select! {
+        _ = &mut drained => {}
+        _ = &mut deadline, if !shared.timed_out.load(Ordering::SeqCst) => {
+            shared.timed_out.store(true, Ordering::SeqCst);
+            kill_tree(shim_pid, libc::SIGKILL, &shared).await;
+            drained.await;
+        }
+    }
+    shared.ended.store(true, Ordering::SeqCst);
+    if shared.timed_out.load(Ordering::SeqCst) {
+        exit = Exit::TimedOut;
+    }
+    let _ = outbox.data.send(AgentMessage::Exited { id, exit });
+    let _ = ended.send(id);
+}
+
+async fn read_reports(id: u32, control: tokio::net::UnixStream, outbox: &Outbox) -> Report {
+    let mut lines = BufReader::new(control).lines();
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(l)) => l,
+            // The shim died without a word (killed): as if its command was.
+            _ => return Report::Exited(Exit::Signal(libc::SIGKILL)),
+        };
+        let (word, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        match word {
+            "started" => {
+                if let Ok(pid) = rest.parse() {
+                    let _ = outbox.control.send(AgentMessage::Started { id, pid });
+                }
+            }
+            "exit" => return Report::Exited(Exit::Code(rest.parse().unwrap_or(-1))),
+            "signal" => return Report::Exited(Exit::Signal(rest.parse().unwrap_or(libc::SIGKILL))),
+            "failed" => {
+                let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+                return Report::NotStarted(code.parse().unwrap_or(126), message.to_string());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Copies one stream of the command to the client, never more than its window ahead.
+async fn forward(
+    id: u32,
+    stream: Stream,
+    mut pipe: impl AsyncRead + Unpin,
+    credit: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+) {
+    let mut buf = vec![0u8; MAX_CHUNK];
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if shared.disconnected.load(Ordering::SeqCst) {
+            continue;
+        }
+        match credit.acquire_many(n as u32).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => continue, // closed: the client is gone
+        }
+        let data = buf[..n].to_vec();
+        if outbox
+            .data
+            .send(AgentMessage::Output { id, stream, data })
+            .is_err()
+        {
+            shared.disconnected.store(true, Ordering::SeqCst);
+        }
+    }
+}

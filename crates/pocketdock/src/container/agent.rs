@@ -1,0 +1,235 @@
+//! The agent in a sandbox: what creation adds for it, and the link commands take to it.
+//!
+//! At creation the agent binary (embedded in this library) and a fresh per-sandbox key are
+//! uploaded through the engine's archive API into the created container, before it starts —
+//! this works for an engine on another host too. The agent is the entrypoint, as root (so it
+//! can run commands as any user); commands default to the image's user. A host directory of
+//! the user's (mode 0700) is bind-mounted at `/.pocketdock`; the agent listens on a socket
+//! there, which the client connects to directly: no engine call per command.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pocketdock_agent_protocol::{auth, AGENT_PATH, KEY_PATH, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
+
+use super::create::CreatePlan;
+use super::labels;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::transport::agent::{ConnectError, Connection, Endpoint};
+
+/// The agent, built for this machine's architecture by `build.rs`.
+static AGENT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pocketdock-agent"));
+
+/// How long a first command waits for a just-started agent to listen.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// What a sandbox with the agent needs before it starts.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentInstall {
+    pub(crate) key: auth::Key,
+    pub(crate) host_dir: PathBuf,
+}
+
+/// `POCKETDOCK_TRANSPORT=exec`: every command through the engine's exec.
+pub(crate) fn exec_forced() -> bool {
+    std::env::var("POCKETDOCK_TRANSPORT").is_ok_and(|v| v.eq_ignore_ascii_case("exec"))
+}
+
+/// Adds the agent to a creation: the image's user and entrypoint move behind the agent.
+pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Result<()> {
+    let image = engine.image_config(&plan.image).await?;
+    let key: auth::Key = rand::random();
+    let host_dir = new_host_dir()?;
+    let body = &mut plan.body;
+    let mut entrypoint = vec![
+        AGENT_PATH.to_string(),
+        "init".into(),
+        "--user".into(),
+        image.user.clone(),
+        "--".into(),
+    ];
+    entrypoint.extend(image.entrypoint);
+    entrypoint.extend(image.cmd);
+    body.entrypoint = Some(entrypoint);
+    body.cmd = None;
+    body.user = Some("0".into());
+    let labels = body.labels.get_or_insert_with(Default::default);
+    labels.insert(labels::AGENT_KEY.into(), auth::encode_key(&key));
+    labels.insert(labels::AGENT_DIR.into(), host_dir.display().to_string());
+    labels.insert(labels::USER.into(), image.user);
+    let host = body.host_config.get_or_insert_with(Default::default);
+    // The agent is PID 1: it reaps and forwards, the engine's init would only stand between.
+    host.init = Some(false);
+    host.binds.get_or_insert_with(Vec::new).push(format!(
+        "{}:{SOCKET_DIR_IN_CONTAINER}:rw",
+        host_dir.display()
+    ));
+    plan.agent = Some(AgentInstall { key, host_dir });
+    Ok(())
+}
+
+/// The agent's install as recorded in a container's labels (a resumed or recreated sandbox).
+pub(crate) fn install_from_labels(
+    labels: &std::collections::HashMap<String, String>,
+) -> Option<AgentInstall> {
+    let key = auth::decode_key(labels.get(labels::AGENT_KEY)?)?;
+    let host_dir = PathBuf::from(labels.get(labels::AGENT_DIR)?);
+    Some(AgentInstall { key, host_dir })
+}
+
+/// Puts the agent and its key into a created container (before it starts).
+pub(crate) async fn upload(engine: &Engine, id: &str, install: &AgentInstall) -> Result<()> {
+    ensure_host_dir(&install.host_dir)?;
+    let mut tar = tar::Builder::new(Vec::with_capacity(AGENT_BINARY.len() + 4096));
+    let mut add = |path: &str, mode: u32, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path.trim_start_matches('/'), data)
+    };
+    let key_text = auth::encode_key(&install.key);
+    add(AGENT_PATH, 0o755, AGENT_BINARY)
+        .and_then(|_| add(KEY_PATH, 0o400, key_text.as_bytes()))
+        .map_err(|e| Error::communication(format!("packing the agent: {e}")))?;
+    let archive = tar
+        .into_inner()
+        .map_err(|e| Error::communication(format!("packing the agent: {e}")))?;
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(archive)) });
+    engine.upload_archive(id, "/", body).await
+}
+
+/// Where the per-sandbox directories live: the user's runtime directory, else their cache.
+fn base_dir() -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir());
+    let cache = || {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("pocketdock-{}", effective_uid())))
+    };
+    runtime
+        .unwrap_or_else(cache)
+        .join("pocketdock")
+        .join("agents")
+}
+
+fn effective_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0)
+}
+
+fn new_host_dir() -> Result<PathBuf> {
+    let dir = base_dir().join(format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff));
+    ensure_host_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Creates the directory (and its parents) private to the user: 0700.
+pub(crate) fn ensure_host_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::host_file(dir, e))
+}
+
+/// Removes a sandbox's directory once its container is gone.
+pub(crate) fn remove_host_dir(dir: &Path) {
+    // Only ever a directory we made: under our base, named as we name them.
+    if dir.starts_with(base_dir()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A sandbox's agent, as its handle reaches it.
+#[derive(Debug)]
+pub(crate) struct AgentLink {
+    install: AgentInstall,
+    connection: tokio::sync::Mutex<Option<Connection>>,
+    /// No socket answered: commands take engine exec until the sandbox is rebooted.
+    unreachable: AtomicBool,
+}
+
+impl AgentLink {
+    pub(crate) fn new(install: AgentInstall) -> Self {
+        AgentLink {
+            install,
+            connection: tokio::sync::Mutex::new(None),
+            unreachable: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn host_dir(&self) -> &Path {
+        &self.install.host_dir
+    }
+
+    pub(crate) fn usable(&self) -> bool {
+        !exec_forced() && !self.unreachable.load(Ordering::SeqCst)
+    }
+
+    /// The live connection, made (or made again) if needed; `None`: use engine exec.
+    pub(crate) async fn connection(
+        &self,
+        engine: &Engine,
+        container_id: &str,
+    ) -> Result<Option<Connection>> {
+        if !self.usable() {
+            return Ok(None);
+        }
+        let mut slot = self.connection.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| c.is_alive()) {
+            return Ok(Some(c.clone()));
+        }
+        let endpoint = Endpoint {
+            socket: self.install.host_dir.join(SOCKET_NAME),
+            key: self.install.key,
+        };
+        let mut attempt = Connection::connect(&endpoint, Duration::from_millis(50)).await;
+        if let Err(ConnectError::Unreachable(_)) = &attempt {
+            // Not listening (yet): a stopped or removed sandbox says so at once; a running
+            // one may still be starting its agent.
+            let info = engine
+                .inspect_container(container_id)
+                .await
+                .map_err(|e| crate::exec::gone_if_missing(e, container_id))?;
+            if info.state.and_then(|s| s.running) != Some(true) {
+                return Err(Error::ContainerNotRunning {
+                    container_id: container_id.to_string(),
+                    detail: "the container is stopped".into(),
+                });
+            }
+            attempt = Connection::connect(&endpoint, STARTUP_PATIENCE).await;
+        }
+        match attempt {
+            Ok(c) => {
+                *slot = Some(c.clone());
+                Ok(Some(c))
+            }
+            Err(ConnectError::Unreachable(why)) => {
+                tracing::warn!("the sandbox's agent cannot be reached ({why}); using engine exec");
+                self.unreachable.store(true, Ordering::SeqCst);
+                Ok(None)
+            }
+            Err(ConnectError::Refused(e)) => Err(match e {
+                Error::SocketCommunication { detail } => Error::Agent { detail },
+                e => e,
+            }),
+        }
+    }
+
+    /// After a reboot: the agent is a new process; connect afresh.
+    pub(crate) async fn reset(&self) {
+        *self.connection.lock().await = None;
+        self.unreachable.store(false, Ordering::SeqCst);
+    }
+}

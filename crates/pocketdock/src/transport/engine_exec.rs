@@ -1,0 +1,255 @@
+//! Commands as engine execs: create, start, read the multiplexed stream, poll the exit code.
+//! Engines never kill an exec whose client went away, and know nothing of process trees, so
+//! every exec carries a random token in its environment and kills go through
+//! [`token_kill`](super::token_kill).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use super::token_kill::{signal_tree, TOKEN_VAR};
+use super::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
+use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
+use crate::error::{Error, Result};
+use crate::types::StreamKind;
+
+pub(crate) const SIGKILL: i32 = 9;
+
+/// Signals an exec's processes from anywhere, and feeds its stdin.
+#[derive(Debug, Clone)]
+pub(crate) struct Killer {
+    engine: Engine,
+    container_id: String,
+    token: String,
+    user: Option<String>,
+    signalled: Arc<AtomicBool>,
+}
+
+impl Killer {
+    pub(crate) fn new(
+        engine: Engine,
+        container_id: String,
+        token: String,
+        user: Option<String>,
+    ) -> Self {
+        Killer {
+            engine,
+            container_id,
+            token,
+            user,
+            signalled: Arc::default(),
+        }
+    }
+
+    pub(crate) async fn signal(&self, signal: i32) -> Result<usize> {
+        self.signal_sparing(signal, None).await
+    }
+
+    /// Signals every process of the exec but `spared` (a session's shell).
+    pub(crate) async fn signal_sparing(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
+        self.signalled.store(true, Ordering::SeqCst);
+        signal_tree(
+            &self.engine,
+            &self.container_id,
+            self.user.as_deref(),
+            &self.token,
+            signal,
+            spared,
+        )
+        .await
+        .map_err(|e| crate::exec::gone_if_missing(e, &self.container_id))
+    }
+
+    /// Kills in the background on the shared runtime, with a client of its own: the caller
+    /// may be dropping us outside any runtime, or inside one that is about to end.
+    pub(crate) fn kill_detached(&self) {
+        let killer = self.clone();
+        crate::cleanup::spawn(async move {
+            if let Ok(engine) = Engine::connect_to(killer.engine.socket_path()).await {
+                let user = killer.user.as_deref();
+                let _ = signal_tree(
+                    &engine,
+                    &killer.container_id,
+                    user,
+                    &killer.token,
+                    SIGKILL,
+                    None,
+                )
+                .await;
+            }
+        });
+    }
+}
+
+struct Control {
+    killer: Killer,
+    stdin: tokio::sync::Mutex<Option<ExecInput>>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("engine_exec::Control")
+            .field("killer", &self.killer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExecControl for Control {
+    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>> {
+        self.killer.signal(signal).boxed()
+    }
+
+    fn write_stdin(&self, data: Vec<u8>) -> BoxFuture<'_, Result<()>> {
+        async move {
+            let mut stdin = self.stdin.lock().await;
+            let input = stdin
+                .as_mut()
+                .ok_or_else(|| Error::invalid("the command's stdin is closed"))?;
+            input
+                .write_all(&data)
+                .await
+                .and(input.flush().await)
+                .map_err(|e| Error::communication(format!("writing to the command's stdin: {e}")))
+        }
+        .boxed()
+    }
+
+    fn close_stdin(&self) -> BoxFuture<'_, Result<()>> {
+        async move {
+            if let Some(mut input) = self.stdin.lock().await.take() {
+                let _ = input.shutdown().await;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn kill_in_background(&self) {
+        self.killer.kill_detached();
+    }
+
+    fn signalled(&self) -> bool {
+        self.killer.signalled.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) struct EngineExec {
+    engine: Engine,
+    container_id: String,
+    exec_id: String,
+    output: OutputStream,
+    control: Arc<Control>,
+}
+
+impl EngineExec {
+    pub(crate) async fn start(
+        engine: &Engine,
+        container_id: &str,
+        spec: &ExecSpec,
+    ) -> Result<Self> {
+        let token = crate::exec::new_token();
+        let mut env = vec![format!("{TOKEN_VAR}={token}")];
+        env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let exec_id = engine
+            .create_exec(
+                container_id,
+                ExecRequest {
+                    cmd: spec.argv.clone(),
+                    env,
+                    stdin: spec.stdin,
+                    tty: false,
+                    user: spec.user.clone(),
+                    working_dir: spec.cwd.clone(),
+                },
+            )
+            .await?;
+        let (output, input) = engine.start_exec_with_input(&exec_id).await?;
+        let killer = Killer::new(
+            engine.clone(),
+            container_id.to_string(),
+            token,
+            spec.user.clone(),
+        );
+        let input = spec.stdin.then_some(input);
+        Ok(EngineExec {
+            engine: engine.clone(),
+            container_id: container_id.to_string(),
+            exec_id,
+            output,
+            control: Arc::new(Control {
+                killer,
+                stdin: tokio::sync::Mutex::new(input),
+            }),
+        })
+    }
+}
+
+impl ExecHandle for EngineExec {
+    fn next_output(&mut self) -> BoxFuture<'_, Result<Option<(StreamKind, Bytes)>>> {
+        async move {
+            loop {
+                return match self.output.next().await {
+                    None => Ok(None),
+                    Some(Ok(LogOutput::StdOut { message })) => {
+                        Ok(Some((StreamKind::Stdout, message)))
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => {
+                        Ok(Some((StreamKind::Stderr, message)))
+                    }
+                    // A stream without multiplexing headers: all of it is the process's output.
+                    Some(Ok(LogOutput::Console { message })) => {
+                        Ok(Some((StreamKind::Stdout, message)))
+                    }
+                    Some(Ok(LogOutput::StdIn { .. })) => continue,
+                    Some(Err(e)) => Err(e),
+                };
+            }
+        }
+        .boxed()
+    }
+
+    fn exit_status(&mut self) -> BoxFuture<'_, Result<ExitStatus>> {
+        exit_code(&self.engine, &self.container_id, &self.exec_id)
+            .map(|r| r.map(ExitStatus::Code))
+            .boxed()
+    }
+
+    fn control(&self) -> Arc<dyn ExecControl> {
+        self.control.clone()
+    }
+
+    fn id(&self) -> String {
+        self.exec_id.clone()
+    }
+
+    fn enforces_timeout(&self) -> bool {
+        false
+    }
+}
+
+/// The engine may report the exec as running for a moment after its output ended; there is
+/// no event for the transition, so poll with a short backoff. An exec the engine has forgotten
+/// (its container was restarted) ended with no known code: -1.
+async fn exit_code(engine: &Engine, container_id: &str, exec_id: &str) -> Result<i64> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let Some(info) = engine.inspect_exec(exec_id).await? else {
+            return match crate::exec::container_trouble(engine, container_id, Duration::ZERO).await
+            {
+                Some(e) => Err(e),
+                None => Ok(-1),
+            };
+        };
+        if info.running != Some(true) {
+            return Ok(info.exit_code.unwrap_or(-1));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
