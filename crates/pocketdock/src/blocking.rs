@@ -188,11 +188,24 @@ impl Container {
         block_on(self.inner.run(command))
     }
 
-    /// A command to configure (language, timeout, output cap) and then run, stream or spawn.
+    /// A shell command line to configure (language, timeout, output cap, environment, …)
+    /// and then run, stream or spawn.
     pub fn command(&self, command: impl Into<String>) -> Command {
         Command {
             inner: self.inner.command(command),
         }
+    }
+
+    /// The same builder for an argv, run exactly as given: no shell.
+    pub fn command_argv(&self, argv: impl IntoIterator<Item = impl Into<String>>) -> Command {
+        Command {
+            inner: self.inner.command_argv(argv),
+        }
+    }
+
+    /// How commands reach this sandbox: its agent or the engine's exec.
+    pub fn transport(&self) -> crate::Transport {
+        self.inner.transport()
     }
 
     /// Calls `f(container, text)` with the stdout of every detached process of this container.
@@ -255,6 +268,34 @@ impl Command {
         }
     }
 
+    /// Sets an environment variable for the command.
+    pub fn env(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        Command {
+            inner: self.inner.env(key, value),
+        }
+    }
+
+    /// The directory the command starts in.
+    pub fn cwd(self, dir: impl Into<String>) -> Self {
+        Command {
+            inner: self.inner.cwd(dir),
+        }
+    }
+
+    /// The user the command runs as (name or uid, optionally `:group`).
+    pub fn user(self, user: impl Into<String>) -> Self {
+        Command {
+            inner: self.inner.user(user),
+        }
+    }
+
+    /// Feeds these bytes to the command's stdin, then closes it.
+    pub fn stdin(self, input: impl Into<Vec<u8>>) -> Self {
+        Command {
+            inner: self.inner.stdin(input),
+        }
+    }
+
     /// Runs to completion (or the timeout) and returns everything it printed.
     pub fn run(self) -> Result<ExecResult> {
         block_on(self.inner.run())
@@ -300,9 +341,20 @@ pub struct Process {
 }
 
 impl Process {
-    /// The engine's id of the exec running the command.
+    /// The transport's id of the command.
     pub fn id(&self) -> &str {
         self.inner.id()
+    }
+
+    /// Writes to the command's stdin (open until [`Process::close_stdin`] or its end).
+    pub fn write_stdin(&self, data: impl Into<Vec<u8>>) -> Result<()> {
+        let data: Vec<u8> = data.into();
+        block_on(self.inner.write_stdin(data))
+    }
+
+    /// Closes the command's stdin: it reads end-of-file.
+    pub fn close_stdin(&self) -> Result<()> {
+        block_on(self.inner.close_stdin())
     }
 
     /// Whether the command is still running.

@@ -460,10 +460,18 @@ impl AgentExec {
             Some(Event::Refused(reason)) => Err(Error::communication(format!(
                 "the sandbox's agent refused the command: {reason}"
             ))),
-            Some(Event::Lost(reason)) => Err(Error::communication(reason)),
-            None => Err(Error::communication(
-                "the connection to the sandbox's agent was lost",
-            )),
+            // The agent is PID 1: when its connection drops, it is gone and its processes with
+            // it (a reboot, a stop, a removal). The command reads as killed, which the exec
+            // path then explains in terms of the container.
+            Some(Event::Lost(reason)) => {
+                tracing::debug!(command = self.id, "{reason}");
+                self.exit = Some(ExitStatus::Signal(9));
+                Ok(None)
+            }
+            None => {
+                self.exit = Some(ExitStatus::Signal(9));
+                Ok(None)
+            }
         }
     }
 }

@@ -75,12 +75,22 @@ fn explicit_name_is_the_engine_name(e: &TestEngine) {
 }
 
 fn pid_1_is_an_init_that_honours_sigterm(e: &TestEngine) {
-    let r = e.shared().run("cat /proc/1/comm").unwrap();
+    // With the agent (the default) PID 1 is the agent; without it, the engine's init.
+    let r = e.shared().run("cat /proc/1/cmdline | tr '\\0' ' '").unwrap();
+    assert!(
+        r.stdout.starts_with("/.pocketdock-agent init "),
+        "PID 1 is {:?}, not the agent",
+        r.stdout
+    );
+    let bare = pocketdock::create_new_container(e.options().agent(false)).unwrap();
+    let r = bare.run("cat /proc/1/comm").unwrap();
     let init = r.stdout.trim();
     assert!(
         ["docker-init", "podman-init", "catatonit", "tini"].contains(&init),
         "PID 1 is {init:?}: a plain `sleep` ignores SIGTERM and every stop waits out the grace"
     );
+    assert_eq!(bare.transport(), pocketdock::Transport::EngineExec);
+    bare.shutdown(false).unwrap();
 }
 
 fn shutdown_removes_and_is_idempotent(e: &TestEngine) {
