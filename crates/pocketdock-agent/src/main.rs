@@ -21,6 +21,7 @@ fn main() {
         Some("init") => init::main(&args[1..]),
         Some("shim") => shim::main(),
         Some("bridge") => bridge::main(),
+        Some("kill") => kill_marked(&args[1..]),
         _ => {
             eprintln!(
                 "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | shim | bridge"
@@ -29,4 +30,17 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `kill MARK SIGNAL [SPARE]`: signals an engine exec's processes and all their descendants;
+/// prints how many got it.
+fn kill_marked(args: &[String]) -> i32 {
+    let (Some(mark), Some(Ok(signal))) = (args.first(), args.get(1).map(|s| s.parse::<i32>()))
+    else {
+        eprintln!("usage: pocketdock-agent kill MARK SIGNAL [SPARE_PID]");
+        return 2;
+    };
+    let spare = args.get(2).and_then(|s| s.parse().ok());
+    println!("{}", tree::signal_marked(mark, signal, spare));
+    0
 }

@@ -44,13 +44,53 @@ pub fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
-/// Sends `signal` to every descendant of `root`; returns how many processes got it. SIGKILL
-/// first freezes the tree with SIGSTOP until a scan finds nothing new — so that nothing can
-/// fork faster than we kill, nor react to a sibling's death — then kills, and repeats until
-/// the tree is empty.
+/// Sends `signal` to every descendant of `root`; returns how many processes got it.
 pub fn signal_tree(root: i32, signal: i32) -> usize {
+    signal_selected(|| descendants(root), signal)
+}
+
+/// Processes whose environment holds `mark` (`NAME=value`), among those we may read: for
+/// commands of the engine's exec, which carry a token instead of having a shim.
+fn marked(mark: &[u8]) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        environ
+            .split(|&b| b == 0)
+            .any(|entry| entry == mark)
+            .then_some(pid)
+    })
+    .collect()
+}
+
+/// Signals every process carrying `mark` and all their descendants (those that cleared their
+/// environment included), but `spare` (a session's shell) and ourselves.
+pub fn signal_marked(mark: &str, signal: i32, spare: Option<i32>) -> usize {
+    let me = std::process::id() as i32;
+    signal_selected(
+        || {
+            let mut all: HashSet<i32> = HashSet::new();
+            for root in marked(mark.as_bytes()) {
+                all.insert(root);
+                all.extend(descendants(root));
+            }
+            all.retain(|&p| Some(p) != spare && p != me);
+            all.into_iter().collect()
+        },
+        signal,
+    )
+}
+
+/// Sends `signal` to every process `select` finds; returns how many got it. SIGKILL first
+/// freezes them all with SIGSTOP until a scan finds nothing new — so that nothing can fork
+/// faster than we kill, nor react to a sibling's death — then kills, and repeats until
+/// nothing is left.
+fn signal_selected(select: impl Fn() -> Vec<i32>, signal: i32) -> usize {
     if signal != libc::SIGKILL {
-        return descendants(root)
+        return select()
             .into_iter()
             .filter(|&p| crate::sys::kill(p, signal))
             .count();
@@ -59,7 +99,7 @@ pub fn signal_tree(root: i32, signal: i32) -> usize {
     for _ in 0..200 {
         let mut frozen = HashSet::new();
         for _ in 0..10_000 {
-            let new: Vec<i32> = descendants(root)
+            let new: Vec<i32> = select()
                 .into_iter()
                 .filter(|p| !frozen.contains(p))
                 .collect();

@@ -32,6 +32,7 @@ pub struct ContainerOptions {
     pub(crate) project: Option<String>,
     pub(crate) project_root: Option<PathBuf>,
     pub(crate) agent: bool,
+    pub(crate) pids_limit: Option<i64>,
 }
 
 impl Default for ContainerOptions {
@@ -54,6 +55,7 @@ impl Default for ContainerOptions {
             project: None,
             project_root: None,
             agent: true,
+            pids_limit: None,
         }
     }
 }
@@ -144,6 +146,13 @@ impl ContainerOptions {
     /// command is an engine exec: slower, and process control relies on an environment token.
     pub fn agent(mut self, enabled: bool) -> Self {
         self.agent = enabled;
+        self
+    }
+
+    /// Most processes the sandbox may have at once (a fork bomb then fails to fork instead
+    /// of exhausting the host).
+    pub fn pids_limit(mut self, limit: i64) -> Self {
+        self.pids_limit = Some(limit);
         self
     }
 

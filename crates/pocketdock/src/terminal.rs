@@ -122,6 +122,7 @@ impl Container {
                 id,
                 token,
                 self.command_user().map(str::to_string),
+                self.agent_link().is_some(),
             ),
             engine,
             exec_id,

@@ -42,6 +42,9 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         .map(parse_mem_limit)
         .transpose()?;
     let nano_cpus = options.cpu_percent.map(nano_cpus).transpose()?;
+    if options.pids_limit.is_some_and(|n| n < 1) {
+        return Err(Error::invalid("pids_limit must be at least 1"));
+    }
     let mut labels: HashMap<String, String> = options.labels.iter().cloned().collect();
     labels.insert(labels::MANAGED.into(), "true".into());
     labels.insert(labels::INSTANCE.into(), name.clone());
@@ -95,6 +98,7 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         init: Some(true),
         memory,
         nano_cpus,
+        pids_limit: options.pids_limit,
         binds: (!binds.is_empty()).then_some(binds),
         devices: (!devices.is_empty()).then_some(devices),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
@@ -134,6 +138,7 @@ pub(crate) fn plan_from_inspect(
         init: Some(agent.is_none()),
         memory: host.memory.filter(|m| *m > 0),
         nano_cpus: host.nano_cpus.filter(|n| *n > 0),
+        pids_limit: host.pids_limit.filter(|n| *n > 0),
         binds: host.binds.filter(|b| !b.is_empty()),
         devices: host.devices.filter(|d| !d.is_empty()),
         port_bindings: host.port_bindings.filter(|p| !p.is_empty()),

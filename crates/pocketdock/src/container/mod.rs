@@ -437,7 +437,9 @@ impl Container {
                 return Ok(Box::new(conn.spawn(&spec)?));
             }
         }
-        let exec = EngineExec::start(self.engine(), id, &engine_exec_argv(spec)).await?;
+        let with_agent = self.agent_link().is_some();
+        let exec =
+            EngineExec::start(self.engine(), id, &engine_exec_argv(spec), with_agent).await?;
         Ok(Box::new(exec))
     }
 }

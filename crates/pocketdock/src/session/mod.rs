@@ -153,6 +153,7 @@ impl Container {
                 container_id,
                 token,
                 self.command_user().map(str::to_string),
+                self.agent_link().is_some(),
             ),
             engine,
             input: tokio::sync::Mutex::new(Some(input)),

@@ -28,6 +28,8 @@ pub(crate) struct Killer {
     container_id: String,
     token: String,
     user: Option<String>,
+    /// The sandbox has the agent binary, which kills better than a shell script.
+    with_agent: bool,
     signalled: Arc<AtomicBool>,
 }
 
@@ -37,12 +39,14 @@ impl Killer {
         container_id: String,
         token: String,
         user: Option<String>,
+        with_agent: bool,
     ) -> Self {
         Killer {
             engine,
             container_id,
             token,
             user,
+            with_agent,
             signalled: Arc::default(),
         }
     }
@@ -58,6 +62,7 @@ impl Killer {
             &self.engine,
             &self.container_id,
             self.user.as_deref(),
+            self.with_agent,
             &self.token,
             signal,
             spared,
@@ -77,6 +82,7 @@ impl Killer {
                     &engine,
                     &killer.container_id,
                     user,
+                    killer.with_agent,
                     &killer.token,
                     SIGKILL,
                     None,
@@ -152,6 +158,7 @@ impl EngineExec {
         engine: &Engine,
         container_id: &str,
         spec: &ExecSpec,
+        with_agent: bool,
     ) -> Result<Self> {
         let token = crate::exec::new_token();
         let mut env = vec![format!("{TOKEN_VAR}={token}")];
@@ -175,6 +182,7 @@ impl EngineExec {
             container_id.to_string(),
             token,
             spec.user.clone(),
+            with_agent,
         );
         let input = spec.stdin.then_some(input);
         Ok(EngineExec {

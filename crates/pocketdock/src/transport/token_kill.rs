@@ -42,19 +42,33 @@ pub(crate) async fn signal_tree(
     engine: &Engine,
     container_id: &str,
     user: Option<&str>,
+    with_agent: bool,
     token: &str,
     signal: i32,
     spared: Option<u32>,
 ) -> Result<usize> {
-    let argv = vec![
-        "sh".to_string(),
-        "-c".to_string(),
-        KILL_SCRIPT.to_string(),
-        "pocketdock-kill".to_string(),
-        signal.to_string(),
-        token.to_string(),
-        spared.map(|p| p.to_string()).unwrap_or_default(),
-    ];
+    let spared = spared.map(|p| p.to_string()).unwrap_or_default();
+    // A sandbox with the agent has a better tool: it also finds the descendants that cleared
+    // their environment, and needs no shell in the image.
+    let argv = if with_agent {
+        vec![
+            pocketdock_agent_protocol::AGENT_PATH.to_string(),
+            "kill".into(),
+            format!("{TOKEN_VAR}={token}"),
+            signal.to_string(),
+            spared,
+        ]
+    } else {
+        vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            KILL_SCRIPT.to_string(),
+            "pocketdock-kill".to_string(),
+            signal.to_string(),
+            token.to_string(),
+            spared,
+        ]
+    };
     // As the command's user: /proc/PID/environ is readable by its owner
     // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
     let exec_id = engine

@@ -76,7 +76,10 @@ fn explicit_name_is_the_engine_name(e: &TestEngine) {
 
 fn pid_1_is_an_init_that_honours_sigterm(e: &TestEngine) {
     // With the agent (the default) PID 1 is the agent; without it, the engine's init.
-    let r = e.shared().run("cat /proc/1/cmdline | tr '\\0' ' '").unwrap();
+    let r = e
+        .shared()
+        .run("cat /proc/1/cmdline | tr '\\0' ' '")
+        .unwrap();
     assert!(
         r.stdout.starts_with("/.pocketdock-agent init "),
         "PID 1 is {:?}, not the agent",

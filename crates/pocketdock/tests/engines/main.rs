@@ -5,11 +5,13 @@
 
 mod aio;
 mod blocking;
+mod commands;
 mod detached;
 mod files;
 mod images;
 mod lifecycle;
 mod persistence;
+mod process_control;
 mod projects;
 mod resources;
 mod sessions;
@@ -48,6 +50,8 @@ fn main() {
     let engines = support::engines_from_env();
     let cases: Vec<Case> = [
         blocking::cases(),
+        commands::cases(),
+        process_control::cases(),
         streaming::cases(),
         detached::cases(),
         images::cases(),

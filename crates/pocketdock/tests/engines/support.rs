@@ -206,6 +206,15 @@ pub fn processes(c: &Container) -> Vec<String> {
     r.stdout.lines().map(str::to_string).collect()
 }
 
+/// The transport this run tests: the agent, or the engine's exec when
+/// `POCKETDOCK_TRANSPORT=exec`.
+pub fn expected_transport() -> pocketdock::Transport {
+    match std::env::var("POCKETDOCK_TRANSPORT").as_deref() {
+        Ok("exec") => pocketdock::Transport::EngineExec,
+        _ => pocketdock::Transport::Agent,
+    }
+}
+
 /// A name no other test (or earlier run) uses, for files and sleep durations.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand_u32())

@@ -1,0 +1,151 @@
+//! Command options on both transports: argv, environment, directory, user, stdin.
+
+use std::time::Duration;
+
+use pocketdock::Transport;
+
+use crate::support::{expected_transport, TestEngine};
+use crate::{cases, Case};
+
+pub fn cases() -> Vec<Case> {
+    cases![
+        the_transport_is_the_one_under_test,
+        an_argv_runs_exactly_without_a_shell,
+        a_missing_program_is_127_with_a_message_on_stderr,
+        env_cwd_and_user_apply,
+        stdin_is_fed_then_closed,
+        a_detached_process_takes_stdin_until_closed,
+        sixty_four_concurrent_runs_are_all_correct,
+        bad_options_are_rejected_before_anything_runs,
+    ]
+}
+
+fn the_transport_is_the_one_under_test(e: &TestEngine) {
+    assert_eq!(e.shared().transport(), expected_transport());
+    let bare = pocketdock::create_new_container(e.options().agent(false)).unwrap();
+    assert_eq!(bare.transport(), Transport::EngineExec);
+    // A sandbox without the agent runs commands all the same.
+    assert_eq!(
+        bare.command_argv(["echo", "plain"]).run().unwrap().stdout,
+        "plain\n"
+    );
+}
+
+fn an_argv_runs_exactly_without_a_shell(e: &TestEngine) {
+    let c = e.shared();
+    let r = c
+        .command_argv(["printf", "%s\n", "it's", "$HOME", "a  b"])
+        .run()
+        .unwrap();
+    assert_eq!(r.stdout, "it's\n$HOME\na  b\n");
+    let r = c
+        .command_argv(["sh", "-c", "echo hi; exit 3"])
+        .run()
+        .unwrap();
+    assert_eq!((r.stdout.as_str(), r.exit_code), ("hi\n", 3));
+}
+
+fn a_missing_program_is_127_with_a_message_on_stderr(e: &TestEngine) {
+    let r = e
+        .shared()
+        .command_argv(["no-such-program-xyz", "arg"])
+        .run()
+        .unwrap();
+    assert_eq!(r.exit_code, 127, "{r:?}");
+    assert!(r.stderr.contains("no-such-program-xyz"), "{r:?}");
+    assert_eq!(r.stdout, "");
+}
+
+fn env_cwd_and_user_apply(e: &TestEngine) {
+    let c = e.shared();
+    let r = c
+        .command("echo \"$GREETING|$PWD|$(id -un)|$HOME\"")
+        .env("GREETING", "hello world")
+        .cwd("/tmp")
+        .run()
+        .unwrap();
+    assert_eq!(r.stdout, "hello world|/tmp|sandbox|/home/sandbox\n");
+    let r = c.command("id -u; echo $HOME").user("root").run().unwrap();
+    assert_eq!(r.stdout, "0\n/root\n");
+    let r = c.command_argv(["id", "-u"]).user("1000").run().unwrap();
+    assert_eq!(r.stdout, "1000\n");
+    // The default user stays the image's.
+    assert_eq!(c.run("id -un").unwrap().stdout, "sandbox\n");
+    // A variable given twice: the last one wins.
+    let r = c
+        .command("echo $X")
+        .env("X", "1")
+        .env("X", "2")
+        .run()
+        .unwrap();
+    assert_eq!(r.stdout, "2\n");
+}
+
+fn stdin_is_fed_then_closed(e: &TestEngine) {
+    let c = e.shared();
+    let r = c
+        .command("cat; echo end")
+        .stdin("line 1\nline 2\n")
+        .run()
+        .unwrap();
+    assert_eq!(r.stdout, "line 1\nline 2\nend\n");
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let r = c.command_argv(["wc", "-c"]).stdin(big).run().unwrap();
+    assert_eq!(r.stdout.trim(), "3000000");
+    // Without input, stdin is empty: a reader ends at once.
+    let r = c
+        .command("cat; echo done")
+        .timeout(Duration::from_secs(10))
+        .run()
+        .unwrap();
+    assert_eq!((r.stdout.as_str(), r.timed_out), ("done\n", false));
+}
+
+fn a_detached_process_takes_stdin_until_closed(e: &TestEngine) {
+    let c = e.shared();
+    let p = c.command("tr a-z A-Z").spawn().unwrap();
+    p.write_stdin("hello ").unwrap();
+    p.write_stdin(b"world\n".to_vec()).unwrap();
+    assert!(p.is_running().unwrap(), "it waits for more input");
+    p.close_stdin().unwrap();
+    let r = p.wait(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(
+        (r.stdout.as_str(), r.exit_code, r.timed_out),
+        ("HELLO WORLD\n", 0, false)
+    );
+}
+
+fn sixty_four_concurrent_runs_are_all_correct(e: &TestEngine) {
+    let c = e.shared();
+    let handles: Vec<_> = (0..64)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let r = c
+                    .run(format!("echo {i}; echo e{i} >&2; exit {}", i % 7))
+                    .unwrap();
+                assert_eq!(r.stdout, format!("{i}\n"));
+                assert_eq!(r.stderr, format!("e{i}\n"));
+                assert_eq!(r.exit_code, i % 7);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+fn bad_options_are_rejected_before_anything_runs(e: &TestEngine) {
+    let c = e.shared();
+    let empty: [&str; 0] = [];
+    for err in [
+        c.command_argv(empty).run().unwrap_err(),
+        c.command("true").env("A=B", "x").run().unwrap_err(),
+        c.command("true").env("", "x").spawn().unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, pocketdock::Error::InvalidArgument { .. }),
+            "{err:?}"
+        );
+    }
+}
