@@ -189,9 +189,33 @@ pub struct RunArgs {
     /// Print one JSON object with the result instead of the output.
     #[arg(long, conflicts_with = "stream")]
     pub json: bool,
-    /// The command (joined with spaces and run by `sh -c`).
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[command(flatten)]
+    pub options: CommandOptions,
+    /// One ARG: a shell command line (`sh -c`). Two or more: an argv, passed exactly.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARG"
+    )]
     pub command: Vec<String>,
+}
+
+/// How a command runs, for `run` and `exec`.
+#[derive(Debug, Args)]
+pub struct CommandOptions {
+    /// Set an environment variable (`KEY=VALUE`, or `KEY` to pass this shell's value).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The directory the command starts in.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Run as this user (name or uid, optionally :group).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Stream this program's stdin to the command.
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -311,8 +335,10 @@ pub struct ExecArgs {
     /// Print one JSON object with the result instead of streaming the output.
     #[arg(long)]
     pub json: bool,
-    /// The command (joined with spaces and run by `sh -c`).
-    #[arg(required = true, last = true)]
+    #[command(flatten)]
+    pub options: CommandOptions,
+    /// One ARG: a shell command line (`sh -c`). Two or more: an argv, passed exactly.
+    #[arg(required = true, last = true, value_name = "ARG")]
     pub command: Vec<String>,
 }
 

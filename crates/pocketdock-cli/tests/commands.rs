@@ -88,6 +88,53 @@ fn create_list_info_and_shutdown() {
 }
 
 #[test]
+fn run_passes_an_argv_exactly_and_its_options() {
+    for (_, socket) in engines() {
+        let s = Sandbox::create(&socket, &[]);
+        // Two or more words are an argv: nothing is joined and split again.
+        let o = run(
+            &socket,
+            &["run", &s.name, "--", "sh", "-c", "echo hi; exit 3"],
+        );
+        assert_eq!((o.status.code(), stdout(&o)), (Some(3), "hi\n".into()));
+        let o = ok(&socket, &["run", &s.name, "--", "printf", "%s\n", "it's"]);
+        assert_eq!(o, "it's\n");
+        let o = ok(
+            &socket,
+            &[
+                "run",
+                &s.name,
+                "-e",
+                "A=1 2",
+                "-w",
+                "/tmp",
+                "-u",
+                "root",
+                "--",
+                "echo \"$A|$PWD|$(id -u)\"",
+            ],
+        );
+        assert_eq!(o, "1 2|/tmp|0\n");
+        // stdin is streamed to the command, and its end closes the command's stdin.
+        let o = support::pocketdock(&socket)
+            .args(["run", &s.name, "-i", "--", "tr", "a-z", "A-Z"])
+            .write_stdin("streamed in\n")
+            .output()
+            .unwrap();
+        assert_eq!(
+            (o.status.code(), stdout(&o)),
+            (Some(0), "STREAMED IN\n".into())
+        );
+        let v = json(&socket, &["info", &s.name, "--json"]);
+        let expected = match std::env::var("POCKETDOCK_TRANSPORT").as_deref() {
+            Ok("exec") => "engine-exec",
+            _ => "agent",
+        };
+        assert_eq!(v["transport"], expected);
+    }
+}
+
+#[test]
 fn run_passes_output_status_and_timeouts_through() {
     for (_, socket) in engines() {
         let s = Sandbox::create(&socket, &[]);
@@ -135,7 +182,7 @@ fn run_passes_output_status_and_timeouts_through() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["timed_out"], true);
         let o = ok(&socket, &["run", &s.name, "--detach", "--", "sleep 300"]);
-        assert!(o.contains("exec "), "{o}");
+        assert!(o.contains("Started in the background"), "{o}");
         assert!(ok(&socket, &["run", &s.name, "--", "ps -eo args="]).contains("sleep 300"));
     }
 }

@@ -296,6 +296,13 @@ impl Command {
         }
     }
 
+    /// Keeps stdin open for writes through [`ExecStream::stdin`].
+    pub fn open_stdin(self) -> Self {
+        Command {
+            inner: self.inner.open_stdin(),
+        }
+    }
+
     /// Runs to completion (or the timeout) and returns everything it printed.
     pub fn run(self) -> Result<ExecResult> {
         block_on(self.inner.run())
@@ -323,6 +330,32 @@ impl ExecStream {
     /// The final result, once iteration has ended.
     pub fn result(&self) -> Option<&ExecResult> {
         self.inner.result()
+    }
+
+    /// The command's stdin (opened with [`Command::open_stdin`]), usable from another thread.
+    pub fn stdin(&self) -> Stdin {
+        Stdin {
+            inner: self.inner.stdin(),
+        }
+    }
+}
+
+/// The stdin of a streaming command.
+#[derive(Debug, Clone)]
+pub struct Stdin {
+    inner: aio::Stdin,
+}
+
+impl Stdin {
+    /// Writes to the command's stdin.
+    pub fn write(&self, data: impl Into<Vec<u8>>) -> Result<()> {
+        let data: Vec<u8> = data.into();
+        block_on(self.inner.write(data))
+    }
+
+    /// Closes the command's stdin.
+    pub fn close(&self) -> Result<()> {
+        block_on(self.inner.close())
     }
 }
 

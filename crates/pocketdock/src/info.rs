@@ -33,6 +33,8 @@ pub struct ContainerInfo {
     /// Host port → container port.
     pub ports: BTreeMap<u16, u16>,
     pub processes: Vec<ProcessEntry>,
+    /// How commands reach the sandbox.
+    pub transport: crate::Transport,
 }
 
 /// One process inside the container.
@@ -60,6 +62,7 @@ impl Container {
             .await
             .map_err(|e| self.gone_if_missing(e))?;
         let mut info = from_inspect(self.name(), &inspect);
+        info.transport = self.transport();
         if info.status != "running" {
             return Ok(info);
         }
@@ -140,6 +143,7 @@ fn from_inspect(name: &str, inspect: &ContainerInspectResponse) -> ContainerInfo
         ip_address,
         ports,
         processes: Vec::new(),
+        transport: crate::Transport::EngineExec,
     }
 }
 

@@ -193,6 +193,7 @@ pub fn info(args: InfoArgs, socket: Option<&Path>, printer: Printer) -> anyhow::
         ("Id", short(&i.id).to_string()),
         ("Status", i.status.clone()),
         ("Image", i.image.clone()),
+        ("Transport", i.transport.to_string()),
         (
             "Created",
             i.created_at.map(|t| t.to_rfc3339()).unwrap_or_default(),

@@ -6,7 +6,7 @@ use pocketdock::{create_new_container, ContainerOptions};
 
 use crate::cli::ExecArgs;
 use crate::commands::container::seconds;
-use crate::commands::run::{status_of, stream};
+use crate::commands::run::{configure, status_of, stream};
 use crate::exit_status::ExitStatus;
 use crate::json;
 use crate::printer::Printer;
@@ -20,16 +20,19 @@ pub fn exec(args: ExecArgs, socket: Option<&Path>, printer: Printer) -> anyhow::
         options = options.socket_path(socket);
     }
     let sandbox = create_new_container(options)?;
-    let command = sandbox
-        .command(args.command.join(" "))
-        .lang(args.lang.into())
-        .timeout(timeout);
+    let command =
+        configure(&sandbox, &args.command, Some(args.lang), &args.options)?.timeout(timeout);
     let result = if args.json {
+        let command = if args.options.interactive {
+            command.stdin(crate::commands::run::read_all_stdin()?)
+        } else {
+            command
+        };
         let result = command.run()?;
         printer.json(&json::exec_result(&result));
         result
     } else {
-        stream(command, printer)?
+        stream(command, args.options.interactive, printer)?
     };
     sandbox.shutdown(true)?;
     Ok(status_of(&result, args.timeout, args.json, printer))

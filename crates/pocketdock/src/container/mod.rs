@@ -434,7 +434,7 @@ impl Container {
     async fn open(&self, id: &str, spec: ExecSpec) -> Result<Box<dyn ExecHandle>> {
         if let Some(link) = self.agent_link() {
             if let Some(conn) = link.connection(self.engine(), id).await? {
-                return Ok(Box::new(conn.spawn(&spec)?));
+                return Ok(Box::new(conn.spawn(&spec).await?));
             }
         }
         let with_agent = self.agent_link().is_some();
@@ -546,6 +546,13 @@ impl Command {
     /// detached process keeps its stdin open for [`Process::write_stdin`] instead).
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.spec.stdin = Some(input.into());
+        self
+    }
+
+    /// Keeps the command's stdin open for writes through [`ExecStream::stdin`] (a detached
+    /// process has it open anyway).
+    pub fn open_stdin(mut self) -> Self {
+        self.spec.open_stdin = true;
         self
     }
 

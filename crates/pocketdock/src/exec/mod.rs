@@ -39,6 +39,8 @@ pub(crate) struct CommandSpec {
     pub(crate) user: Option<String>,
     /// Fed to the command's stdin, which is then closed.
     pub(crate) stdin: Option<Vec<u8>>,
+    /// Stdin stays open for writes (a detached process always has it open).
+    pub(crate) open_stdin: bool,
 }
 
 impl CommandSpec {
@@ -53,6 +55,7 @@ impl CommandSpec {
             cwd: None,
             user: None,
             stdin: None,
+            open_stdin: false,
         }
     }
 
@@ -98,7 +101,7 @@ impl CommandSpec {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             user: self.user.clone(),
-            stdin: self.stdin.is_some() || keep_stdin,
+            stdin: self.stdin.is_some() || keep_stdin || self.open_stdin,
             timeout,
         }
     }

@@ -19,6 +19,25 @@ use crate::utf8::Utf8Decoder;
 pub struct ExecStream {
     chunks: BoxStream<'static, Result<StreamChunk>>,
     result: Arc<OnceLock<ExecResult>>,
+    stdin: Stdin,
+}
+
+/// The stdin of a running command, usable from any thread while its output is read.
+#[derive(Debug, Clone)]
+pub struct Stdin {
+    control: Arc<dyn crate::transport::ExecControl>,
+}
+
+impl Stdin {
+    /// Writes to the command's stdin (it must have been opened: `Command::open_stdin`).
+    pub async fn write(&self, data: impl Into<Vec<u8>>) -> Result<()> {
+        self.control.write_stdin(data.into()).await
+    }
+
+    /// Closes the command's stdin: it reads end-of-file.
+    pub async fn close(&self) -> Result<()> {
+        self.control.close_stdin().await
+    }
 }
 
 /// Called once with the final result when a stream ends normally.
@@ -45,6 +64,9 @@ struct State {
 impl ExecStream {
     pub(crate) fn new(exec: Execution, max_output: usize, on_finish: Option<FinishHook>) -> Self {
         let result = Arc::new(OnceLock::new());
+        let stdin = Stdin {
+            control: exec.control(),
+        };
         let state = State {
             on_finish,
             exec,
@@ -58,7 +80,13 @@ impl ExecStream {
             // Fused: polling again after the end gives `None` again, never a panic.
             chunks: futures::stream::unfold(state, next_chunk).fuse().boxed(),
             result,
+            stdin,
         }
+    }
+
+    /// The command's stdin, to feed while reading its output.
+    pub fn stdin(&self) -> Stdin {
+        self.stdin.clone()
     }
 
     /// The final result, once the stream has ended.

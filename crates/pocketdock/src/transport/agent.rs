@@ -54,6 +54,7 @@ type Writer =
     FramedWrite<tokio::net::unix::OwnedWriteHalf, FrameCodec<AgentMessage, ClientMessage>>;
 
 enum Event {
+    Started,
     Output(StreamKind, Bytes),
     Exited(Exit),
     Refused(String),
@@ -144,7 +145,9 @@ impl Connection {
         self.shared.routes().lost.is_none() && !self.shared.outgoing.is_closed()
     }
 
-    pub(crate) fn spawn(&self, spec: &ExecSpec) -> Result<AgentExec> {
+    /// Starts a command; returns once the agent has started it (or reported why it could not),
+    /// so that a caller that exits at once has not lost it.
+    pub(crate) async fn spawn(&self, spec: &ExecSpec) -> Result<AgentExec> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let id = {
             let mut routes = self.shared.routes();
@@ -170,9 +173,28 @@ impl Connection {
                 .map(|t| t.as_millis().min(u64::MAX as u128) as u64),
         };
         self.shared.send(ClientMessage::Spawn { id, spawn })?;
+        let mut events = events;
+        let mut pending = VecDeque::new();
+        loop {
+            match events.recv().await {
+                Some(Event::Started) => break,
+                Some(Event::Refused(reason)) => {
+                    return Err(Error::communication(format!(
+                        "the sandbox's agent refused the command: {reason}"
+                    )))
+                }
+                Some(event @ Event::Exited(_)) => {
+                    pending.push_back(event);
+                    break;
+                }
+                Some(event) => pending.push_back(event),
+                None => break,
+            }
+        }
         Ok(AgentExec {
             id,
             events,
+            pending,
             exit: None,
             unacked: 0,
             control: Arc::new(Control {
@@ -336,7 +358,11 @@ async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
             AgentMessage::Refused { id: None, reason } => {
                 tracing::warn!("the sandbox's agent refused a request: {reason}")
             }
-            AgentMessage::Started { .. } => {}
+            AgentMessage::Started { id, .. } => {
+                if let Some(tx) = routes.commands.get(&id) {
+                    let _ = tx.send(Event::Started);
+                }
+            }
             AgentMessage::Hello { .. } | AgentMessage::Ready { .. } => {
                 break "the sandbox's agent repeated its handshake".to_string()
             }
@@ -423,6 +449,8 @@ impl ExecControl for Control {
 pub(crate) struct AgentExec {
     id: u32,
     events: mpsc::UnboundedReceiver<Event>,
+    /// What arrived while waiting for the start.
+    pending: VecDeque<Event>,
     exit: Option<ExitStatus>,
     unacked: u32,
     control: Arc<Control>,
@@ -444,7 +472,16 @@ impl AgentExec {
         if self.exit.is_some() {
             return Ok(None);
         }
-        match self.events.recv().await {
+        let mut event = self.pending.pop_front();
+        if event.is_none() {
+            event = self.events.recv().await;
+        }
+        if let Some(Event::Started) = event {
+            // Only ever the first event, and spawn consumed it: read on.
+            event = self.events.recv().await;
+        }
+        match event {
+            Some(Event::Started) => Err(Error::communication("the agent started a command twice")),
             Some(Event::Output(kind, data)) => {
                 self.acknowledge(data.len());
                 Ok(Some((kind, data)))
