@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind: starts both engines (installing them if
 # missing), checks formatting and lints, runs unit, engine and CLI tests against Podman AND
-# Docker, runs the quickstart demo on each, and fails if any pocketdock container is left over.
+# Docker with both transports (the in-sandbox agent, and the engine's exec), runs the
+# quickstart demo on each, and fails if any pocketdock container is left over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,12 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (unit, engines, CLI) against podman and docker"
+step "tests (unit, engines, CLI) against podman and docker, commands through the agent"
 cargo test --workspace --locked
+
+step "engine and CLI tests again, commands through the engine's exec (POCKETDOCK_TRANSPORT=exec)"
+POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock --test engines
+POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock-cli
 
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do

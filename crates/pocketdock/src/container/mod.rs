@@ -100,16 +100,13 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     let labels = plan.body.labels.clone().unwrap_or_default();
     let project_name = project.as_ref().map(|p| p.project_name().to_string());
     let instance = project.and_then(|p| p.finish(&id));
-    Ok(Container::new(
-        engine,
-        id,
-        plan.name,
-        options.persist,
-        project_name.or(options.project),
-        options.timeout,
-        instance,
-        &labels,
-    ))
+    let settings = Settings {
+        name: plan.name,
+        persist: options.persist,
+        project: project_name.or(options.project),
+        default_timeout: options.timeout,
+    };
+    Ok(Container::new(engine, id, settings, instance, &labels))
 }
 
 /// Creates and starts; a container that fails to start is removed again. The engine's requests
@@ -168,14 +165,19 @@ impl Drop for Creation {
     }
 }
 
+/// What a handle knows of its sandbox besides the engine's id.
+struct Settings {
+    name: String,
+    persist: bool,
+    project: Option<String>,
+    default_timeout: Duration,
+}
+
 impl Container {
     fn new(
         engine: Engine,
         id: String,
-        name: String,
-        persist: bool,
-        project: Option<String>,
-        default_timeout: Duration,
+        settings: Settings,
         instance: Option<crate::project::Instance>,
         labels: &HashMap<String, String>,
     ) -> Self {
@@ -183,11 +185,11 @@ impl Container {
             inner: Arc::new(Inner {
                 engine,
                 id: RwLock::new(id),
-                name,
-                persist,
-                project,
+                name: settings.name,
+                persist: settings.persist,
+                project: settings.project,
                 instance,
-                default_timeout,
+                default_timeout: settings.default_timeout,
                 callbacks: Callbacks::default(),
                 sessions: SessionRegistry::default(),
                 shut_down: AtomicBool::new(false),
@@ -218,13 +220,16 @@ impl Container {
             .map(|n| n.trim_start_matches('/').to_string())
             .or_else(|| labels.get(labels::INSTANCE).cloned())
             .unwrap_or_else(|| id.clone());
+        let settings = Settings {
+            name,
+            persist: labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
+            project: labels.get(labels::PROJECT).cloned(),
+            default_timeout: create::timeout_from_labels(&labels).unwrap_or(crate::DEFAULT_TIMEOUT),
+        };
         let container = Container::new(
             engine,
             id,
-            name,
-            labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
-            labels.get(labels::PROJECT).cloned(),
-            create::timeout_from_labels(&labels).unwrap_or(crate::DEFAULT_TIMEOUT),
+            settings,
             labels
                 .get(labels::DATA_PATH)
                 .filter(|p| !p.is_empty())

@@ -540,3 +540,7 @@ impl ExecHandle for AgentExec {
         true
     }
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

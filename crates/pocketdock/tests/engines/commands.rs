@@ -17,6 +17,7 @@ pub fn cases() -> Vec<Case> {
         a_detached_process_takes_stdin_until_closed,
         sixty_four_concurrent_runs_are_all_correct,
         bad_options_are_rejected_before_anything_runs,
+        a_socket_swapped_for_a_link_to_a_host_socket_gets_nothing,
     ]
 }
 
@@ -148,4 +149,30 @@ fn bad_options_are_rejected_before_anything_runs(e: &TestEngine) {
             "{err:?}"
         );
     }
+}
+
+fn a_socket_swapped_for_a_link_to_a_host_socket_gets_nothing(e: &TestEngine) {
+    if expected_transport() != Transport::Agent {
+        return;
+    }
+    // A host service the container must not reach through us.
+    let dir = tempfile::tempdir().unwrap();
+    let host_socket = dir.path().join("host-service.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&host_socket).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let c = e.sandbox();
+    // Root in the sandbox replaces the agent's socket with a link to that host path.
+    let swap = format!(
+        "rm -f /.pocketdock/agent.sock && ln -s {} /.pocketdock/agent.sock",
+        host_socket.display()
+    );
+    assert!(c.command(swap).user("root").run().unwrap().ok());
+    // A new handle must connect anew (the first one keeps its proven connection).
+    let again = pocketdock::find_container(c.name(), Some(&e.socket)).unwrap();
+    let err = again.run("true").unwrap_err();
+    assert!(matches!(err, pocketdock::Error::Agent { .. }), "{err:?}");
+    assert!(
+        listener.accept().is_err(),
+        "the client connected to the host socket behind the link"
+    );
 }
