@@ -15,6 +15,7 @@ from pocketdock._options import (
     PathLike,
     create_kwargs,
     file_bytes,
+    command_extra,
     run_args,
 )
 from pocketdock._process import AsyncExecStream, AsyncProcess
@@ -43,62 +44,82 @@ class AsyncContainer(_ContainerBase):
     @overload
     async def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: Literal[True],
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> AsyncExecStream: ...
 
     @overload
     async def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         detach: Literal[True],
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> AsyncProcess: ...
 
     @overload
     async def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> "ExecResult": ...
 
     @overload
     async def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: bool,
         detach: bool,
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> Union["ExecResult", AsyncExecStream, AsyncProcess]: ...
 
     async def run(  # noqa: PLR0913
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: bool = False,
         detach: bool = False,
         timeout: Optional[float] = None,
         max_output: int = _DEFAULT_MAX_OUTPUT,
         lang: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Union[str, int, None] = None,
+        stdin: Union[str, bytes, None] = None,
     ) -> Union["ExecResult", AsyncExecStream, AsyncProcess]:
         """Execute a command inside the container.
 
         Args:
-            command: The command string (run by ``sh -c``, or ``python3 -c`` with
-                ``lang="python"``).
+            command: A shell command line (run by ``sh -c``, or ``python3 -c`` with
+                ``lang="python"``), or a list: an argv, run exactly as given (no shell).
             stream: If ``True``, return an async iterator of ``StreamChunk``.
             detach: If ``True``, return an ``AsyncProcess`` handle.
             timeout: Seconds before the command (and all it started) is killed. ``None``:
@@ -106,6 +127,11 @@ class AsyncContainer(_ContainerBase):
                 processes.
             max_output: Most bytes of output kept, stdout and stderr together.
             lang: ``"python"`` to run the command as Python code; default: shell.
+            env: Environment variables for the command, over the container's own.
+            cwd: The directory it starts in (default: the image's working directory).
+            user: The user it runs as, a name or uid (default: the image's user).
+            stdin: Fed to the command's stdin, which is then closed (default: empty; a
+                detached process keeps its stdin open for ``write_stdin`` instead).
 
         Returns:
             ``ExecResult``, ``AsyncExecStream``, or ``AsyncProcess``. Cancelling the call (or
@@ -113,15 +139,16 @@ class AsyncContainer(_ContainerBase):
 
         """
         timeout, max_output, lang = run_args(stream, detach, timeout, max_output, lang)
+        command, extra = command_extra(command, env, cwd, user, stdin)
         if stream:
-            native = await self._native.stream(True, command, lang, timeout, max_output)
+            native = await self._native.stream(True, command, lang, timeout, max_output, extra)
             return AsyncExecStream(native)
         if detach:
-            native = await self._native.spawn(True, command, lang, timeout)
+            native = await self._native.spawn(True, command, lang, timeout, None, extra)
             return AsyncProcess(native)
         if timeout is None:
             timeout = self._timeout
-        result: ExecResult = await self._native.run(True, command, lang, timeout, max_output)
+        result: ExecResult = await self._native.run(True, command, lang, timeout, max_output, extra)
         return result
 
     async def info(self) -> "ContainerInfo":

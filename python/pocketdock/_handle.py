@@ -36,6 +36,13 @@ class _ContainerBase:
         return self._native.name
 
     @property
+    def transport(self) -> str:
+        """How commands reach the sandbox: ``"agent"`` (its in-sandbox agent) or
+        ``"engine-exec"``."""
+        transport: str = self._native.transport
+        return transport
+
+    @property
     def persist(self) -> bool:
         """Whether this container survives shutdown (stop without remove)."""
         return self._native.persist

@@ -2,7 +2,7 @@
 # Python layer around it. Methods taking `aio` return the value itself when `aio` is False, and
 # an awaitable of it when True.
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 CORE_VERSION: str
 DEFAULT_IMAGE: str
@@ -29,6 +29,8 @@ class NativeContainer:
     def default_timeout(self) -> float: ...
     @property
     def engine(self) -> str: ...
+    @property
+    def transport(self) -> str: ...
     def run(
         self,
         aio: bool,
@@ -36,6 +38,7 @@ class NativeContainer:
         lang: Optional[str] = None,
         timeout: Optional[float] = None,
         max_output: Optional[int] = None,
+        extra: Optional[Dict[str, Any]] = None,
     ) -> Any: ...
     def stream(
         self,
@@ -44,6 +47,7 @@ class NativeContainer:
         lang: Optional[str] = None,
         timeout: Optional[float] = None,
         max_output: Optional[int] = None,
+        extra: Optional[Dict[str, Any]] = None,
     ) -> Any: ...
     def spawn(
         self,
@@ -52,6 +56,7 @@ class NativeContainer:
         lang: Optional[str] = None,
         timeout: Optional[float] = None,
         buffer_capacity: Optional[int] = None,
+        extra: Optional[Dict[str, Any]] = None,
     ) -> Any: ...
     def info(self, aio: bool) -> Any: ...
     def reboot(self, aio: bool, fresh: bool) -> Any: ...
@@ -83,6 +88,8 @@ class NativeProcess:
     def peek(self) -> Any: ...
     def wait(self, aio: bool, timeout: Optional[float] = None) -> Any: ...
     def kill(self, aio: bool, signal: int) -> Any: ...
+    def write_stdin(self, aio: bool, data: bytes) -> Any: ...
+    def close_stdin(self, aio: bool) -> Any: ...
 
 class NativeSession:
     @property

@@ -85,6 +85,38 @@ def run_args(
     return timeout, max_output, lang
 
 
+def command_extra(
+    command: Union[str, Sequence[str]],
+    env: Optional[Mapping[str, str]],
+    cwd: Optional[str],
+    user: Union[str, int, None],
+    stdin: Union[str, bytes, bytearray, memoryview, None],
+) -> Tuple[str, Dict[str, Any]]:
+    """``run()``'s command and its options beyond the reference's, for the native layer:
+    a list is an argv run exactly (no shell); a string is a shell command line."""
+    extra: Dict[str, Any] = {"argv": None, "env": None, "cwd": None, "user": None, "stdin": None}
+    if isinstance(command, str):
+        line = command
+    elif isinstance(command, (list, tuple)) and all(isinstance(a, str) for a in command):
+        if not command:
+            raise ValueError("an argv needs at least the program to run")
+        extra["argv"] = list(command)
+        line = ""
+    else:
+        raise TypeError(f"command must be a str or a list of str, not {type(command).__name__}")
+    if env is not None:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+            raise TypeError("env must map str to str")
+        extra["env"] = list(env.items())
+    if cwd is not None:
+        extra["cwd"] = str(cwd)
+    if user is not None:
+        extra["user"] = str(user)
+    if stdin is not None:
+        extra["stdin"] = file_bytes(stdin)
+    return line, extra
+
+
 def file_bytes(content: Union[str, bytes, bytearray, memoryview]) -> bytes:
     """``write_file``'s content: text is written as UTF-8."""
     if isinstance(content, str):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from pocketdock._buffer import BufferSnapshot
+from pocketdock._options import file_bytes
 
 if TYPE_CHECKING:
     from pocketdock import _native
@@ -61,6 +62,14 @@ class AsyncProcess:
         """True while the command runs."""
         running: bool = await self._native.is_running(True)
         return running
+
+    async def write_stdin(self, data: Union[str, bytes]) -> None:
+        """Write to the command's stdin (text as UTF-8); it stays open until ``close_stdin``."""
+        await self._native.write_stdin(True, file_bytes(data))
+
+    async def close_stdin(self) -> None:
+        """Close the command's stdin: it reads end-of-file."""
+        await self._native.close_stdin(True)
 
     async def kill(self, signal: int = 15) -> None:
         """Send ``signal`` (default SIGTERM) to the command and every process it started."""

@@ -30,6 +30,7 @@ from pocketdock._options import (
     DEFAULT_MAX_OUTPUT,
     DEFAULT_TIMEOUT,
     PathLike,
+    command_extra,
     create_kwargs,
     file_bytes,
     run_args,
@@ -95,6 +96,14 @@ class SyncProcess:
     def kill(self, signal: int = 15) -> None:
         """Send ``signal`` (default SIGTERM) to the command and every process it started."""
         self._native.kill(False, int(signal))
+
+    def write_stdin(self, data: Union[str, bytes]) -> None:
+        """Write to the command's stdin (text as UTF-8); it stays open until ``close_stdin``."""
+        self._native.write_stdin(False, file_bytes(data))
+
+    def close_stdin(self) -> None:
+        """Close the command's stdin: it reads end-of-file."""
+        self._native.close_stdin(False)
 
     def read(self) -> BufferSnapshot:
         """Drain and return all buffered output."""
@@ -191,62 +200,82 @@ class Container(_ContainerBase):
     @overload
     def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: Literal[True],
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> SyncExecStream: ...
 
     @overload
     def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         detach: Literal[True],
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> SyncProcess: ...
 
     @overload
     def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> "ExecResult": ...
 
     @overload
     def run(
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: bool,
         detach: bool,
         timeout: Optional[float] = ...,
         max_output: int = ...,
         lang: Optional[str] = ...,
+        env: Optional[Mapping[str, str]] = ...,
+        cwd: Optional[str] = ...,
+        user: Union[str, int, None] = ...,
+        stdin: Union[str, bytes, None] = ...,
     ) -> Union["ExecResult", SyncExecStream, SyncProcess]: ...
 
     def run(  # noqa: PLR0913
         self,
-        command: str,
+        command: Union[str, Sequence[str]],
         *,
         stream: bool = False,
         detach: bool = False,
         timeout: Optional[float] = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
         lang: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Union[str, int, None] = None,
+        stdin: Union[str, bytes, None] = None,
     ) -> Union["ExecResult", SyncExecStream, SyncProcess]:
         """Execute a command inside the container.
 
         Args:
-            command: The command string (run by ``sh -c``, or ``python3 -c`` with
-                ``lang="python"``).
+            command: A shell command line (run by ``sh -c``, or ``python3 -c`` with
+                ``lang="python"``), or a list: an argv, run exactly as given (no shell).
             stream: If ``True``, return an iterator of ``StreamChunk``.
             detach: If ``True``, return a ``Process`` handle.
             timeout: Seconds before the command (and all it started) is killed. ``None``:
@@ -254,6 +283,11 @@ class Container(_ContainerBase):
                 processes.
             max_output: Most bytes of output kept, stdout and stderr together.
             lang: ``"python"`` to run the command as Python code; default: shell.
+            env: Environment variables for the command, over the container's own.
+            cwd: The directory it starts in (default: the image's working directory).
+            user: The user it runs as, a name or uid (default: the image's user).
+            stdin: Fed to the command's stdin, which is then closed (default: empty; a
+                detached process keeps its stdin open for ``write_stdin`` instead).
 
         Returns:
             ``ExecResult``, ``ExecStream``, or ``Process``. Ctrl-C during a blocking run
@@ -261,13 +295,14 @@ class Container(_ContainerBase):
 
         """
         timeout, max_output, lang = run_args(stream, detach, timeout, max_output, lang)
+        command, extra = command_extra(command, env, cwd, user, stdin)
         if stream:
-            return SyncExecStream(self._native.stream(False, command, lang, timeout, max_output))
+            return SyncExecStream(self._native.stream(False, command, lang, timeout, max_output, extra))
         if detach:
-            return SyncProcess(self._native.spawn(False, command, lang, timeout))
+            return SyncProcess(self._native.spawn(False, command, lang, timeout, None, extra))
         if timeout is None:
             timeout = self._timeout
-        result: ExecResult = self._native.run(False, command, lang, timeout, max_output)
+        result: ExecResult = self._native.run(False, command, lang, timeout, max_output, extra)
         return result
 
     def info(self) -> "ContainerInfo":

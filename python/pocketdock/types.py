@@ -33,6 +33,8 @@ class ContainerInfo:
     ip_address: str = ""
     ports: Dict[int, int] = dataclasses.field(default_factory=dict)
     processes: Tuple[Dict[str, str], ...] = ()
+    #: How commands reach the sandbox: ``"agent"`` or ``"engine-exec"``.
+    transport: str = "engine-exec"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -135,7 +135,7 @@ def test_buffer_overflow_keeps_the_newest_output(c: pocketdock.Container) -> Non
     assert p.peek().stdout.endswith("xEND\n")
 
 
-def test_each_process_has_the_engines_exec_id(c: pocketdock.Container) -> None:
+def test_each_process_has_an_id_of_its_own(c: pocketdock.Container) -> None:
     a = c.run("true", detach=True)
     b = c.run("true", detach=True)
     assert isinstance(a.id, str) and len(a.id) >= 12

@@ -24,6 +24,18 @@ pub(crate) fn seconds(what: &str, secs: f64) -> PyResult<Duration> {
     })
 }
 
+/// The options of `run()` beyond the reference's, as a dict built by `_options.command_extra`.
+#[derive(Debug, Default, FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct CommandExtra {
+    /// The command as an argv (a list), run exactly; else the command string is a shell line.
+    argv: Option<Vec<String>>,
+    env: Option<Vec<(String, String)>>,
+    cwd: Option<String>,
+    user: Option<String>,
+    stdin: Option<Vec<u8>>,
+}
+
 /// Creates and starts a sandbox (see `pocketdock.create_new_container`).
 #[pyfunction]
 #[pyo3(signature = (aio, *, image=None, name=None, timeout=None, mem_limit=None, cpu_percent=None,
@@ -135,8 +147,25 @@ impl NativeContainer {
         lang: Option<&str>,
         timeout: Option<f64>,
         max_output: Option<usize>,
+        extra: Option<CommandExtra>,
     ) -> PyResult<aio::Command> {
-        let mut cmd = self.inner().command(command);
+        let extra = extra.unwrap_or_default();
+        let mut cmd = match extra.argv {
+            Some(argv) => self.inner().command_argv(argv),
+            None => self.inner().command(command),
+        };
+        for (key, value) in extra.env.into_iter().flatten() {
+            cmd = cmd.env(key, value);
+        }
+        if let Some(cwd) = extra.cwd {
+            cmd = cmd.cwd(cwd);
+        }
+        if let Some(user) = extra.user {
+            cmd = cmd.user(user);
+        }
+        if let Some(stdin) = extra.stdin {
+            cmd = cmd.stdin(stdin);
+        }
         if let Some(lang) = lang {
             let lang: Lang = lang.parse().map_err(|e| to_pyerr(py, e))?;
             cmd = cmd.lang(lang);
@@ -208,6 +237,12 @@ impl NativeContainer {
         self.inner().default_timeout().as_secs_f64()
     }
 
+    /// `"agent"` or `"engine-exec"`.
+    #[getter]
+    fn transport(&self) -> String {
+        self.inner().transport().to_string()
+    }
+
     #[getter]
     fn engine(&self) -> &'static str {
         match self.inner().engine_kind() {
@@ -216,7 +251,8 @@ impl NativeContainer {
         }
     }
 
-    #[pyo3(signature = (aio, command, lang=None, timeout=None, max_output=None))]
+    #[pyo3(signature = (aio, command, lang=None, timeout=None, max_output=None, extra=None))]
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         py: Python<'_>,
@@ -225,12 +261,14 @@ impl NativeContainer {
         lang: Option<&str>,
         timeout: Option<f64>,
         max_output: Option<usize>,
+        extra: Option<CommandExtra>,
     ) -> PyResult<Py<PyAny>> {
-        let cmd = self.command(py, command, lang, timeout, max_output)?;
+        let cmd = self.command(py, command, lang, timeout, max_output, extra)?;
         dispatch(py, aio, cmd.run(), |py, r| convert::exec_result(py, &r))
     }
 
-    #[pyo3(signature = (aio, command, lang=None, timeout=None, max_output=None))]
+    #[pyo3(signature = (aio, command, lang=None, timeout=None, max_output=None, extra=None))]
+    #[allow(clippy::too_many_arguments)]
     fn stream(
         &self,
         py: Python<'_>,
@@ -239,12 +277,14 @@ impl NativeContainer {
         lang: Option<&str>,
         timeout: Option<f64>,
         max_output: Option<usize>,
+        extra: Option<CommandExtra>,
     ) -> PyResult<Py<PyAny>> {
-        let cmd = self.command(py, command, lang, timeout, max_output)?;
+        let cmd = self.command(py, command, lang, timeout, max_output, extra)?;
         dispatch(py, aio, cmd.stream(), NativeStream::wrap)
     }
 
-    #[pyo3(signature = (aio, command, lang=None, timeout=None, buffer_capacity=None))]
+    #[pyo3(signature = (aio, command, lang=None, timeout=None, buffer_capacity=None, extra=None))]
+    #[allow(clippy::too_many_arguments)]
     fn spawn(
         &self,
         py: Python<'_>,
@@ -253,8 +293,9 @@ impl NativeContainer {
         lang: Option<&str>,
         timeout: Option<f64>,
         buffer_capacity: Option<usize>,
+        extra: Option<CommandExtra>,
     ) -> PyResult<Py<PyAny>> {
-        let mut cmd = self.command(py, command, lang, timeout, None)?;
+        let mut cmd = self.command(py, command, lang, timeout, None, extra)?;
         if let Some(capacity) = buffer_capacity {
             cmd = cmd.buffer_capacity(capacity);
         }

@@ -75,6 +75,7 @@ pub(crate) fn container_info(py: Python<'_>, info: ContainerInfo) -> PyResult<Py
     kw.set_item("pids", info.pids)?;
     kw.set_item("network", info.network)?;
     kw.set_item("ip_address", &info.ip_address)?;
+    kw.set_item("transport", info.transport.to_string())?;
     kw.set_item("ports", PyDict::from_sequence(&ports(py, &info)?)?)?;
     let processes = info
         .processes

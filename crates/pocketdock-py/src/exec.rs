@@ -135,6 +135,28 @@ impl NativeProcess {
         })
     }
 
+    /// Writes to the command's stdin.
+    fn write_stdin(&self, py: Python<'_>, aio: bool, data: Vec<u8>) -> PyResult<Py<PyAny>> {
+        let p = self.inner.clone();
+        dispatch(
+            py,
+            aio,
+            async move { p.write_stdin(data).await },
+            crate::runtime::none,
+        )
+    }
+
+    /// Closes the command's stdin.
+    fn close_stdin(&self, py: Python<'_>, aio: bool) -> PyResult<Py<PyAny>> {
+        let p = self.inner.clone();
+        dispatch(
+            py,
+            aio,
+            async move { p.close_stdin().await },
+            crate::runtime::none,
+        )
+    }
+
     /// Signals the command's whole process tree; returns how many processes got it.
     fn kill(&self, py: Python<'_>, aio: bool, signal: i32) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();

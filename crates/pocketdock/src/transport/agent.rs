@@ -193,6 +193,8 @@ impl Connection {
         }
         Ok(AgentExec {
             id,
+            // Unique beyond this connection: handles of other processes number from 1 too.
+            name: format!("agent-{:012x}", rand::random::<u64>() >> 16),
             events,
             pending,
             exit: None,
@@ -448,6 +450,7 @@ impl ExecControl for Control {
 /// One command on the agent.
 pub(crate) struct AgentExec {
     id: u32,
+    name: String,
     events: mpsc::UnboundedReceiver<Event>,
     /// What arrived while waiting for the start.
     pending: VecDeque<Event>,
@@ -533,7 +536,7 @@ impl ExecHandle for AgentExec {
     }
 
     fn id(&self) -> String {
-        format!("agent-{}", self.id)
+        self.name.clone()
     }
 
     fn enforces_timeout(&self) -> bool {
