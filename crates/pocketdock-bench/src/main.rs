@@ -2,6 +2,7 @@
 //! Podman and Docker, in one run, and prints a table per engine.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod figures;
 mod measure;
 mod reference;
 mod report;
@@ -69,12 +70,28 @@ struct Args {
     /// Measure only ours.
     #[arg(long)]
     no_reference: bool,
+    /// Skip ours through the engine's exec (sandboxes without the agent).
+    #[arg(long)]
+    no_exec: bool,
+    /// The `pocketdock` CLI to time as a whole process (default: the one beside this binary).
+    #[arg(long)]
+    cli: Option<PathBuf>,
+    /// Measured CLI runs.
+    #[arg(long, default_value_t = 20)]
+    cli_runs: usize,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let cli = args.cli.clone().or_else(|| {
+        let beside = std::env::current_exe().ok()?.with_file_name("pocketdock");
+        beside.exists().then_some(beside)
+    });
     let plan = Plan {
         image: args.image.clone(),
+        agent: true,
+        cli,
+        cli_runs: args.cli_runs,
         warmup: args.warmup,
         runs: args.runs,
         create_iters: args.create_iters,
@@ -112,7 +129,25 @@ fn main() -> ExitCode {
                 continue;
             }
         };
-        let theirs = if with_reference {
+        let exec_plan = Plan {
+            agent: false,
+            ..plan.clone()
+        };
+        let ours_exec = if args.no_exec {
+            None
+        } else {
+            eprintln!("== {name}: measuring pocketdock (Rust) through the engine's exec");
+            match measure::ours(socket, &exec_plan) {
+                Ok(samples) => Some(samples),
+                Err(e) => {
+                    println!("{name}: measuring ours through engine exec failed: {e:#}");
+                    failed = true;
+                    None
+                }
+            }
+        };
+        let baselines = measure::baselines(socket, name, &plan, &args.python);
+        let mut theirs = if with_reference {
             eprintln!("== {name}: measuring the reference ({})", args.python);
             match reference::run(
                 &args.python,
@@ -136,7 +171,18 @@ fn main() -> ExitCode {
         } else {
             None
         };
-        report::print(name, socket, &plan, &ours, theirs.as_ref());
+        if let (Some(r), Some(cli)) = (theirs.as_mut(), &baselines.reference_cli_ms) {
+            r.samples.cli_run_ms = cli.clone();
+        }
+        report::print(
+            name,
+            socket,
+            &plan,
+            &ours,
+            ours_exec.as_ref(),
+            theirs.as_ref(),
+            &baselines,
+        );
     }
     if failed {
         ExitCode::FAILURE

@@ -20,6 +20,12 @@ const FILE_PATH: &str = "/tmp/bench.bin";
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub image: String,
+    /// Sandboxes with the agent (commands over its socket), or without (engine exec).
+    pub agent: bool,
+    /// The `pocketdock` CLI to time, if any.
+    pub cli: Option<std::path::PathBuf>,
+    /// Measured CLI runs.
+    pub cli_runs: usize,
     pub warmup: usize,
     pub runs: usize,
     pub create_iters: usize,
@@ -43,6 +49,18 @@ pub struct Samples {
     pub read_file_mib_s: Vec<f64>,
     /// Peak resident set of the measuring process, KiB.
     pub peak_rss_kib: Option<u64>,
+    /// `pocketdock run NAME -- true`, the whole CLI process.
+    #[serde(default)]
+    pub cli_run_ms: Vec<f64>,
+    /// 64 threads each running `true` on one sandbox: runs per second, all of them checked.
+    #[serde(default)]
+    pub concurrent_runs_per_s: Vec<f64>,
+    /// 1 GiB of stdout streamed and counted (never held): GB/s (10^9 bytes).
+    #[serde(default)]
+    pub stream_gib_gb_s: Vec<f64>,
+    /// Resident set of the sandbox's PID 1 (the agent) when idle, KiB.
+    #[serde(default)]
+    pub agent_idle_rss_kib: Option<u64>,
 }
 
 /// Measures pocketdock on the engine at `socket`. Every container is labelled
@@ -55,6 +73,7 @@ pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
             ContainerOptions::default()
                 .image(&plan.image)
                 .socket_path(socket)
+                .agent(plan.agent)
                 .label("pocketdock.bench", "1"),
         )
         .context("creating a sandbox")
@@ -74,6 +93,7 @@ pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
         s.throughput_mib_s.push(throughput(&c)?);
     }
     s.session_true_ms = session_latency(&c, plan)?;
+    crate::figures::agent_figures(&c, socket, plan, &mut s)?;
     (s.write_file_mib_s, s.read_file_mib_s) = file_throughput(&c, plan.file_iters)?;
     c.shutdown(true)?;
 
@@ -96,6 +116,46 @@ pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
     }
     s.peak_rss_kib = peak_rss_kib();
     Ok(s)
+}
+
+/// Other programs doing what our CLI does, for comparison.
+#[derive(Debug, Default)]
+pub struct Baselines {
+    /// `docker exec NAME true` (Docker only).
+    pub docker_exec_ms: Option<Vec<f64>>,
+    /// The reference's CLI, `pocketdock run NAME true`.
+    pub reference_cli_ms: Option<Vec<f64>>,
+    pub agent_binary_bytes: usize,
+}
+
+pub fn baselines(socket: &Path, engine: &str, plan: &Plan, python: &str) -> Baselines {
+    let mut b = Baselines {
+        agent_binary_bytes: pocketdock::embedded_agent().len(),
+        ..Default::default()
+    };
+    let Ok(c) = create_new_container(
+        ContainerOptions::default()
+            .image(&plan.image)
+            .socket_path(socket)
+            .label("pocketdock.bench", "1"),
+    ) else {
+        return b;
+    };
+    if engine == "docker" {
+        b.docker_exec_ms = crate::figures::docker_exec_runs(socket, c.name(), plan.cli_runs);
+    }
+    // The reference's CLI sits beside the interpreter that has it installed.
+    if let Some(script) = Path::new(python).parent().map(|d| d.join("pocketdock")) {
+        if script.exists() {
+            let plan = Plan {
+                agent: false,
+                ..plan.clone()
+            };
+            b.reference_cli_ms = crate::figures::cli_runs(&script, socket, c.name(), &plan).ok();
+        }
+    }
+    let _ = c.shutdown(true);
+    b
 }
 
 /// One 50 MiB stdout run, checked byte for byte in count; MiB/s.

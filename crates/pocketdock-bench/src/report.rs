@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::measure::{Plan, Samples, FILE_BYTES, STDOUT_BYTES};
+use crate::measure::{Baselines, Plan, Samples, FILE_BYTES, STDOUT_BYTES};
 use crate::reference::Reference;
 
 /// The `p`th percentile, linear between closest ranks (numpy's default; the reference script
@@ -22,14 +22,15 @@ struct Row {
     label: String,
     unit: &'static str,
     ours: (Option<f64>, usize),
+    exec: Option<(Option<f64>, usize)>,
     theirs: Option<(Option<f64>, usize)>,
     /// Throughput: ratio is ours/theirs; otherwise theirs/ours.
     higher_is_better: bool,
 }
 
-fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
+fn rows(ours: &Samples, exec: Option<&Samples>, theirs: Option<&Samples>) -> Vec<Row> {
     type Pick = fn(&Samples) -> (Option<f64>, usize);
-    let figures: [(&str, &'static str, bool, Pick); 10] = [
+    let figures: [(&str, &'static str, bool, Pick); 15] = [
         ("run(\"true\") latency p50", "ms", false, |s| {
             (percentile(&s.run_true_ms, 50.0), s.run_true_ms.len())
         }),
@@ -72,6 +73,23 @@ fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
         ("peak RSS of the process", "MiB", false, |s| {
             (s.peak_rss_kib.map(|k| k as f64 / 1024.0), 1)
         }),
+        ("CLI `run NAME -- true` p50", "ms", false, |s| {
+            (percentile(&s.cli_run_ms, 50.0), s.cli_run_ms.len())
+        }),
+        ("CLI `run NAME -- true` p90", "ms", false, |s| {
+            (percentile(&s.cli_run_ms, 90.0), s.cli_run_ms.len())
+        }),
+        ("64 concurrent runs, aggregate", "runs/s", true, |s| {
+            let v = &s.concurrent_runs_per_s;
+            (percentile(v, 50.0), v.len())
+        }),
+        ("1 GiB stdout, streamed", "GB/s", true, |s| {
+            let v = &s.stream_gib_gb_s;
+            (percentile(v, 50.0), v.len())
+        }),
+        ("agent idle RSS (sandbox PID 1)", "MiB", false, |s| {
+            (s.agent_idle_rss_kib.map(|k| k as f64 / 1024.0), 1)
+        }),
     ];
     figures
         .into_iter()
@@ -79,6 +97,7 @@ fn rows(ours: &Samples, theirs: Option<&Samples>) -> Vec<Row> {
             label: label.to_string(),
             unit,
             ours: pick(ours),
+            exec: exec.map(pick),
             theirs: theirs.map(pick),
             higher_is_better,
         })
@@ -98,13 +117,30 @@ fn cell((value, n): (Option<f64>, usize), unit: &str) -> String {
     }
 }
 
-fn line(label: &str, ours: &str, theirs: &str, ratio: &str) {
-    let text = format!("{label:<32} {ours:>24} {theirs:>38} {ratio:>8}");
+fn line(label: &str, ours: &str, exec: &str, theirs: &str, vs_exec: &str, vs_ref: &str) {
+    let text = format!("{label:<32} {ours:>24} {exec:>24} {theirs:>28} {vs_exec:>8} {vs_ref:>8}");
     println!("{}", text.trim_end());
 }
 
+fn ratio(ours: Option<f64>, other: Option<f64>, higher_is_better: bool) -> String {
+    match (ours, other) {
+        (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
+            format!("{:.2}x", if higher_is_better { o / t } else { t / o })
+        }
+        _ => String::new(),
+    }
+}
+
 /// Prints one engine's table.
-pub fn print(engine: &str, socket: &Path, plan: &Plan, ours: &Samples, theirs: Option<&Reference>) {
+pub fn print(
+    engine: &str,
+    socket: &Path,
+    plan: &Plan,
+    ours: &Samples,
+    exec: Option<&Samples>,
+    theirs: Option<&Reference>,
+    baselines: &Baselines,
+) {
     println!();
     println!(
         "== {engine} ({}), image {}, stdout run = {} MiB of /dev/zero, file = {} MiB",
@@ -113,27 +149,49 @@ pub fn print(engine: &str, socket: &Path, plan: &Plan, ours: &Samples, theirs: O
         STDOUT_BYTES / 1_048_576,
         FILE_BYTES / 1_048_576
     );
-    let theirs_title = theirs.map(|r| format!("reference: pocketdock {} (Python)", r.version));
+    let theirs_title = theirs.map(|r| format!("reference {} (Python)", r.version));
     line(
         "figure",
-        "ours: pocketdock (Rust)",
+        "ours, agent",
+        if exec.is_some() {
+            "ours, engine exec"
+        } else {
+            ""
+        },
         theirs_title.as_deref().unwrap_or(""),
-        if theirs.is_some() { "ratio" } else { "" },
+        if exec.is_some() { "vs exec" } else { "" },
+        if theirs.is_some() { "vs ref" } else { "" },
     );
-    for row in rows(ours, theirs.map(|r| &r.samples)) {
-        let ratio = match (row.ours.0, row.theirs.and_then(|t| t.0)) {
-            (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
-                format!("{:.2}x", if row.higher_is_better { o / t } else { t / o })
-            }
-            _ => String::new(),
-        };
+    for row in rows(ours, exec, theirs.map(|r| &r.samples)) {
         line(
             &row.label,
             &cell(row.ours, row.unit),
+            &row.exec.map(|t| cell(t, row.unit)).unwrap_or_default(),
             &row.theirs.map(|t| cell(t, row.unit)).unwrap_or_default(),
-            &ratio,
+            &ratio(row.ours.0, row.exec.and_then(|t| t.0), row.higher_is_better),
+            &ratio(
+                row.ours.0,
+                row.theirs.and_then(|t| t.0),
+                row.higher_is_better,
+            ),
         );
     }
+    if let Some(d) = &baselines.docker_exec_ms {
+        println!(
+            "`docker exec NAME true`, whole process: p50 {} (n={}) — beside our CLI's above",
+            percentile(d, 50.0).map_or("-".into(), |v| format!("{v:.2} ms")),
+            d.len()
+        );
+    }
+    println!(
+        "agent binary (static, embedded in the library): {:.2} MiB",
+        baselines.agent_binary_bytes as f64 / 1_048_576.0
+    );
+    println!(
+        "vs exec = ours through the engine's exec / ours through the agent, vs ref = the \
+         reference / ours (for times; the other way round for throughput): > 1 means the agent \
+         (ours) is better. The reference's CLI row is its `pocketdock run NAME -- true`."
+    );
     if theirs.is_some() {
         println!("ratio = theirs/ours for times and memory, ours/theirs for MiB/s: > 1 means ours is better.");
         println!(

@@ -24,6 +24,11 @@ use crate::transport::agent::{ConnectError, Connection, Endpoint};
 /// The agent, built for this machine's architecture by `build.rs`.
 static AGENT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pocketdock-agent"));
 
+/// The agent binary this library puts into every sandbox (a static Linux executable).
+pub fn embedded_agent() -> &'static [u8] {
+    AGENT_BINARY
+}
+
 /// How long a first command waits for a just-started agent to listen.
 const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
 
