@@ -139,6 +139,22 @@ impl Engine {
     }
 
     async fn negotiate(socket_path: &Path) -> Result<Negotiated> {
+        let ours = (
+            API_DEFAULT_VERSION.major_version,
+            API_DEFAULT_VERSION.minor_version,
+        );
+        if let Some((api, is_podman)) = raw::ping_versions(socket_path).await? {
+            if let Some(server) = parse_api_version(&api) {
+                return Ok(Negotiated {
+                    version: server.min(ours),
+                    kind: if is_podman {
+                        EngineKind::Podman
+                    } else {
+                        EngineKind::Docker
+                    },
+                });
+            }
+        }
         let docker = Self::client(socket_path, &BOOTSTRAP_VERSION)?;
         let v = docker
             .version()
@@ -160,10 +176,6 @@ impl Engine {
             .as_deref()
             .and_then(parse_api_version)
             .ok_or_else(|| Error::communication("the engine did not report its API version"))?;
-        let ours = (
-            API_DEFAULT_VERSION.major_version,
-            API_DEFAULT_VERSION.minor_version,
-        );
         Ok(Negotiated {
             version: server.min(ours),
             kind: if is_podman {
