@@ -29,7 +29,8 @@ import pocketdock
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_PAGE = Path(
-    os.environ.get("POCKETDOCK_SEED_PAGE", REPO.parent / "shared" / "spec" / "seed-running-commands.txt")
+    # A copy of the user's page lives in the repository: a fresh clone has nothing beside it.
+    os.environ.get("POCKETDOCK_SEED_PAGE", REPO / "tests" / "fixtures" / "seed-running-commands.txt")
 )
 RUN_ID = uuid.uuid4().hex[:12]
 # Like the Rust suite's; the run id tells this run's containers from those of runs beside it.

@@ -1,6 +1,6 @@
 """Reads the code blocks out of a documentation page saved as plain text.
 
-The user's page (``shared/spec/seed-running-commands.txt``) is a web page saved as text: headings,
+The user's page (``tests/fixtures/seed-running-commands.txt``, a copy of the project's spec) is a web page saved as text: headings,
 prose and code are paragraphs separated by blank lines, and nothing marks which is which. A
 paragraph is code when it compiles as Python *and* looks like code (an assignment, a call, an
 attribute, a comment): that keeps one-word headings such as ``Timeout`` or ``Kill``, which
