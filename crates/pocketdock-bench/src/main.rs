@@ -155,7 +155,7 @@ fn main() -> ExitCode {
                 socket,
                 &reference_plan,
             ) {
-                Ok(Outcome::Measured(r)) => Some(r),
+                Ok(Outcome::Measured(r)) => Some(*r),
                 Ok(Outcome::Unavailable(why)) => {
                     println!("reference not measured: {why}");
                     println!("  (see crates/pocketdock-bench/README.md to install it; showing ours only)");

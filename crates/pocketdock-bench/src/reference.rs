@@ -19,7 +19,7 @@ pub struct Reference {
 /// What running the script gave.
 #[derive(Debug)]
 pub enum Outcome {
-    Measured(Reference),
+    Measured(Box<Reference>),
     /// No interpreter, or the package is not importable: not an error, there is just nothing
     /// to compare with.
     Unavailable(String),
@@ -73,10 +73,10 @@ pub fn run(python: &str, script: &Path, socket: &Path, plan: &Plan) -> Result<Ou
             parsed.detail.unwrap_or_default()
         ))),
         (Some(error), _) => bail!("{error}: {}", parsed.detail.unwrap_or_default()),
-        (None, Some(samples)) => Ok(Outcome::Measured(Reference {
+        (None, Some(samples)) => Ok(Outcome::Measured(Box::new(Reference {
             version: parsed.version.unwrap_or_else(|| "?".into()),
             samples,
-        })),
+        }))),
         (None, None) => bail!("the reference script printed no samples: {json}"),
     }
 }

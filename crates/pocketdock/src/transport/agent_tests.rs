@@ -1,7 +1,7 @@
 //! The client against hostile or foreign peers on the agent's socket: it must write nothing
 //! until the peer has proved the key, and fail with a typed error — never hang or panic.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ fn socket_path(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 /// A listener that runs `peer` on its first connection and records every byte it received.
-async fn peer<F, Fut>(path: &PathBuf, peer: F) -> Arc<Mutex<Vec<u8>>>
+async fn peer<F, Fut>(path: &Path, peer: F) -> Arc<Mutex<Vec<u8>>>
 where
     F: FnOnce(tokio::net::UnixStream, Arc<Mutex<Vec<u8>>>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -48,9 +48,28 @@ async fn record_everything(mut stream: tokio::net::UnixStream, got: Arc<Mutex<Ve
     }
 }
 
-async fn connect(path: &PathBuf) -> Result<Connection, ConnectError> {
+/// Says hello with `protocol` and a tag made with `key`, then records what the client sends.
+async fn forged_hello(
+    s: tokio::net::UnixStream,
+    got: Arc<Mutex<Vec<u8>>>,
+    protocol: u32,
+    key: auth::Key,
+) {
+    let mut framed = Framed::new(s, FrameCodec::<ClientMessage, AgentMessage>::default());
+    let nonce = [3; 32];
+    let hello = AgentMessage::Hello {
+        protocol,
+        agent_version: "9.9.9".into(),
+        nonce,
+        tag: auth::hello_tag(&key, &nonce),
+    };
+    let _ = framed.send(hello).await;
+    record_everything(framed.into_inner(), got).await;
+}
+
+async fn connect(path: &Path) -> Result<Connection, ConnectError> {
     let endpoint = Endpoint {
-        socket: path.clone(),
+        socket: path.to_path_buf(),
         key: KEY,
     };
     Connection::connect_here(&endpoint, Duration::from_millis(200)).await
@@ -96,17 +115,9 @@ async fn a_foreign_protocol_gets_nothing() {
 async fn a_hello_without_the_key_gets_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = socket_path(&dir);
-    let got = peer(&path, |s, got| async move {
-        let mut framed = Framed::new(s, FrameCodec::<ClientMessage, AgentMessage>::default());
-        let nonce = [1; 32];
-        let hello = AgentMessage::Hello {
-            protocol: PROTOCOL_VERSION,
-            agent_version: "forged".into(),
-            nonce,
-            tag: auth::hello_tag(&[0; 32], &nonce), // some other key
-        };
-        let _ = framed.send(hello).await;
-        record_everything(framed.into_inner(), got).await;
+    // Some other key.
+    let got = peer(&path, |s, got| {
+        forged_hello(s, got, PROTOCOL_VERSION, [0; 32])
     })
     .await;
     let why = refused(connect(&path).await);
@@ -131,17 +142,8 @@ async fn a_symlinked_socket_is_never_connected_to() {
 async fn another_protocol_version_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = socket_path(&dir);
-    let got = peer(&path, |s, got| async move {
-        let mut framed = Framed::new(s, FrameCodec::<ClientMessage, AgentMessage>::default());
-        let nonce = [3; 32];
-        let hello = AgentMessage::Hello {
-            protocol: PROTOCOL_VERSION + 1,
-            agent_version: "9.9.9".into(),
-            nonce,
-            tag: auth::hello_tag(&KEY, &nonce),
-        };
-        let _ = framed.send(hello).await;
-        record_everything(framed.into_inner(), got).await;
+    let got = peer(&path, |s, got| {
+        forged_hello(s, got, PROTOCOL_VERSION + 1, KEY)
     })
     .await;
     let why = refused(connect(&path).await);
@@ -162,7 +164,7 @@ async fn nothing_listening_is_unreachable_not_refused() {
 }
 
 /// A real agent's handshake, then whatever `after` does with the connection.
-async fn proven_peer<F, Fut>(path: &PathBuf, after: F)
+async fn proven_peer<F, Fut>(path: &Path, after: F)
 where
     F: FnOnce(Framed<tokio::net::UnixStream, FrameCodec<ClientMessage, AgentMessage>>) -> Fut
         + Send
