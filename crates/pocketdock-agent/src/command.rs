@@ -155,9 +155,9 @@ async fn kill_tree(shim_pid: i32, signal: i32, shared: &Shared) -> usize {
     if shared.ended.load(Ordering::SeqCst) {
         return 0;
     }
-    tokio::task::spawn_blocking(move || crate::tree::signal_tree(shim_pid, signal))
-        .await
-        .unwrap_or(0)
+    // On the agent's own thread: under an exhausted pids limit (a fork bomb) no new thread or
+    // process can be had, and the kill must still happen.
+    crate::tree::signal_tree(shim_pid, signal)
 }
 
 fn stdin_task(mut pipe: pipe::Sender) -> mpsc::UnboundedSender<Vec<u8>> {
