@@ -76,7 +76,12 @@ impl Killer {
     pub(crate) fn kill_detached(&self) {
         let killer = self.clone();
         crate::cleanup::spawn(async move {
-            if let Ok(engine) = Engine::connect_to(killer.engine.socket_path()).await {
+            // A start that was under way may put the process there after the first look.
+            for pause in [0u64, 500, 2000] {
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                let Ok(engine) = Engine::connect_to(killer.engine.socket_path()).await else {
+                    continue;
+                };
                 let user = killer.user.as_deref();
                 let _ = signal_tree(
                     &engine,
@@ -161,6 +166,16 @@ impl EngineExec {
         with_agent: bool,
     ) -> Result<Self> {
         let token = crate::exec::new_token();
+        let killer = Killer::new(
+            engine.clone(),
+            container_id.to_string(),
+            token.clone(),
+            spec.user.clone(),
+            with_agent,
+        );
+        // Armed before the exec exists: a caller that gives up while the engine is still
+        // starting it (a cancelled future) must not leave the command running.
+        let guard = KillUnlessStarted(Some(killer.clone()));
         let mut env = vec![format!("{TOKEN_VAR}={token}")];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let exec_id = engine
@@ -177,13 +192,7 @@ impl EngineExec {
             )
             .await?;
         let (output, input) = engine.start_exec_with_input(&exec_id).await?;
-        let killer = Killer::new(
-            engine.clone(),
-            container_id.to_string(),
-            token,
-            spec.user.clone(),
-            with_agent,
-        );
+        guard.disarm();
         let input = spec.stdin.then_some(input);
         Ok(EngineExec {
             engine: engine.clone(),
@@ -195,6 +204,23 @@ impl EngineExec {
                 stdin: tokio::sync::Mutex::new(input),
             }),
         })
+    }
+}
+
+/// Kills the exec's processes in the background if dropped before it is disarmed.
+struct KillUnlessStarted(Option<Killer>);
+
+impl KillUnlessStarted {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillUnlessStarted {
+    fn drop(&mut self) {
+        if let Some(killer) = self.0.take() {
+            killer.kill_detached();
+        }
     }
 }
 

@@ -168,7 +168,8 @@ fn removal_during_a_run_gives_container_gone(e: &TestEngine) {
         })
     };
     let probe = c
-        .command("until pgrep -f 'sleep 60' >/dev/null; do sleep 0.05; done")
+        // Anchored: the probe's own shell line contains the words too.
+        .command("until pgrep -f '^sleep 60' >/dev/null; do sleep 0.05; done")
         .run()
         .unwrap();
     assert!(probe.ok());
