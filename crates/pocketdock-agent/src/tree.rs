@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// `(pid, ppid)` of every live (not zombie) process.
-fn processes() -> Vec<(i32, i32)> {
+/// `(pid, ppid, live)` of every process; zombies are not live, but stay in the tree: a
+/// child whose parent is exiting is reached through it until it is reparented.
+fn processes() -> Vec<(i32, i32, bool)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -17,26 +18,26 @@ fn processes() -> Vec<(i32, i32)> {
         let rest = &stat[stat.rfind(')')? + 2..];
         let mut fields = rest.split(' ');
         let state = fields.next()?;
-        if state == "Z" || state == "X" {
-            return None;
-        }
-        Some((pid, fields.next()?.parse().ok()?))
+        let live = state != "Z" && state != "X";
+        Some((pid, fields.next()?.parse().ok()?, live))
     })
     .collect()
 }
 
 /// Every descendant of `root` (not `root` itself).
 pub fn descendants(root: i32) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (pid, ppid) in processes() {
-        children.entry(ppid).or_default().push(pid);
+    let mut children: HashMap<i32, Vec<(i32, bool)>> = HashMap::new();
+    for (pid, ppid, live) in processes() {
+        children.entry(ppid).or_default().push((pid, live));
     }
     let mut out = Vec::new();
     let mut todo = vec![root];
     while let Some(p) = todo.pop() {
         if let Some(kids) = children.get(&p) {
-            for &k in kids {
-                out.push(k);
+            for &(k, live) in kids {
+                if live {
+                    out.push(k);
+                }
                 todo.push(k);
             }
         }
@@ -112,7 +113,13 @@ fn signal_selected(select: impl Fn() -> Vec<i32>, signal: i32) -> usize {
             }
         }
         if frozen.is_empty() {
-            break;
+            // Nothing found: look once more a moment later, in case a process was between
+            // parents (reparented to the shim) during that scan.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            if select().is_empty() {
+                break;
+            }
+            continue;
         }
         for &p in &frozen {
             if crate::sys::kill(p, libc::SIGKILL) {
