@@ -412,16 +412,15 @@ impl Engine {
     }
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
+/// Everything but RFC 3986's unreserved characters is encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 fn parse_api_version(s: &str) -> Option<(usize, usize)> {
@@ -432,6 +431,14 @@ fn parse_api_version(s: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_keep_only_unreserved_characters() {
+        assert_eq!(
+            percent_encode(r#"{"label":["a=b"]} ~x-y_z.€"#),
+            "%7B%22label%22%3A%5B%22a%3Db%22%5D%7D%20~x-y_z.%E2%82%AC"
+        );
+    }
 
     #[test]
     fn parses_api_versions() {
