@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change. A client and an agent of different versions do not talk:
 /// the client falls back to engine exec or reports [`AgentMessage::Hello`]'s version.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (a length prefix above it is a protocol error).
 pub const MAX_FRAME: usize = 1 << 20;
@@ -73,7 +73,8 @@ pub struct Spawn {
     pub user: Option<String>,
     /// Whether stdin is a pipe the client feeds (else `/dev/null`).
     pub stdin: bool,
-    /// Run on a pseudo-terminal of this size (columns, rows).
+    /// Run on a pseudo-terminal of this size (columns, rows): the command is the session
+    /// leader of a new session whose controlling terminal it is; stdout carries all its output.
     pub pty: Option<(u16, u16)>,
     /// The agent kills the whole tree after this many milliseconds.
     pub timeout_ms: Option<u64>,
@@ -100,9 +101,11 @@ pub enum ClientMessage {
         id: CommandId,
     },
     /// Signal the command and everything it started; SIGKILL first freezes the whole tree.
+    /// `spare`: one process of the tree left alone (a session's shell, whose command is killed).
     Signal {
         id: CommandId,
         signal: i32,
+        spare: Option<u32>,
     },
     Resize {
         id: CommandId,

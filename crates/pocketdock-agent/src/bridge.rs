@@ -3,16 +3,24 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use pocketdock_agent_protocol::{SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
 
+/// How long the bridge waits for a just-started agent to listen.
+const PATIENCE: Duration = Duration::from_secs(10);
+
 pub fn main() -> i32 {
     let path = format!("{SOCKET_DIR_IN_CONTAINER}/{SOCKET_NAME}");
-    let socket = match UnixStream::connect(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("pocketdock-agent bridge: {path}: {e}");
-            return 1;
+    let deadline = Instant::now() + PATIENCE;
+    let socket = loop {
+        match UnixStream::connect(&path) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() >= deadline => {
+                eprintln!("pocketdock-agent bridge: {path}: {e}");
+                return 1;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     };
     let mut to_agent = socket.try_clone().expect("cloning a socket");

@@ -23,6 +23,8 @@ pub struct Running {
     id: u32,
     shim_pid: i32,
     stdin: std::sync::Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// The pseudo-terminal's master, when the command runs on one (for resizing).
+    terminal: Option<OwnedFd>,
     credit: Arc<Semaphore>,
     shared: Arc<Shared>,
     outbox: Outbox,
@@ -61,6 +63,61 @@ fn start_shim(
     Ok((child, ours))
 }
 
+/// The command's side of its stdio, and ours: pipes, or a pseudo-terminal.
+struct CommandIo {
+    stdio: [Stdio; 3],
+    stdout: pipe::Receiver,
+    stderr: Option<pipe::Receiver>,
+    stdin: Option<pipe::Sender>,
+    terminal: Option<OwnedFd>,
+}
+
+impl CommandIo {
+    fn new(spawn: &Spawn) -> std::io::Result<CommandIo> {
+        if let Some((cols, rows)) = spawn.pty {
+            let (master, slave) = crate::sys::open_pty(cols, rows)?;
+            // A pty master is no pipe, but reads and writes the same way; nonblocking for epoll.
+            crate::sys::set_nonblocking(&master)?;
+            let stdout = pipe::Receiver::from_owned_fd_unchecked(master.try_clone()?)?;
+            let stdin = if spawn.stdin {
+                Some(pipe::Sender::from_owned_fd_unchecked(master.try_clone()?)?)
+            } else {
+                None
+            };
+            let stdio = [
+                Stdio::from(slave.try_clone()?),
+                Stdio::from(slave.try_clone()?),
+                Stdio::from(slave),
+            ];
+            return Ok(CommandIo {
+                stdio,
+                stdout,
+                stderr: None,
+                stdin,
+                terminal: Some(master),
+            });
+        }
+        let (out_r, out_w) = std::io::pipe()?;
+        let (err_r, err_w) = std::io::pipe()?;
+        let (stdin_stdio, stdin) = if spawn.stdin {
+            let (r, w) = std::io::pipe()?;
+            (
+                Stdio::from(r),
+                Some(pipe::Sender::from_owned_fd(OwnedFd::from(w))?),
+            )
+        } else {
+            (Stdio::null(), None)
+        };
+        Ok(CommandIo {
+            stdio: [stdin_stdio, out_w.into(), err_w.into()],
+            stdout: pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))?,
+            stderr: Some(pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))?),
+            stdin,
+            terminal: None,
+        })
+    }
+}
+
 /// The image's own entrypoint: output to the container's log, nobody waits for it.
 pub fn start_detached(spawn: &Spawn) -> std::io::Result<()> {
     let (_child, control) = start_shim(spawn, [Stdio::null(), Stdio::inherit(), Stdio::inherit()])?;
@@ -76,38 +133,27 @@ impl Running {
         outbox: Outbox,
         ended: mpsc::UnboundedSender<u32>,
     ) -> std::io::Result<Running> {
-        let (out_r, out_w) = std::io::pipe()?;
-        let (err_r, err_w) = std::io::pipe()?;
-        let (stdin_stdio, stdin_w) = if spawn.stdin {
-            let (r, w) = std::io::pipe()?;
-            (Stdio::from(r), Some(w))
-        } else {
-            (Stdio::null(), None)
-        };
-        let (child, control) = start_shim(&spawn, [stdin_stdio, out_w.into(), err_w.into()])?;
+        let io = CommandIo::new(&spawn)?;
+        let (child, control) = start_shim(&spawn, io.stdio)?;
         let shim_pid = child.id() as i32;
         drop(child); // PID 1 reaps it
         control.set_nonblocking(true)?;
         let control = tokio::net::UnixStream::from_std(control)?;
-        let stdout = pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))?;
-        let stderr = pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))?;
-        let stdin = match stdin_w {
-            Some(w) => Some(stdin_task(pipe::Sender::from_owned_fd(OwnedFd::from(w))?)),
-            None => None,
-        };
+        let stdin = io.stdin.map(stdin_task);
         let credit = Arc::new(Semaphore::new(OUTPUT_WINDOW as usize));
         let shared = Arc::new(Shared::default());
         let running = Running {
             id,
             shim_pid,
             stdin: std::sync::Mutex::new(stdin),
+            terminal: io.terminal,
             credit: credit.clone(),
             shared: shared.clone(),
             outbox: outbox.clone(),
         };
         let timeout = spawn.timeout_ms.map(Duration::from_millis);
         tokio::spawn(supervise(
-            id, shim_pid, control, stdout, stderr, credit, shared, outbox, timeout, ended,
+            id, shim_pid, control, io.stdout, io.stderr, credit, shared, outbox, timeout, ended,
         ));
         Ok(running)
     }
@@ -123,7 +169,7 @@ impl Running {
         self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    pub fn signal(&self, signal: i32) {
+    pub fn signal(&self, signal: i32, spare: Option<i32>) {
         let (pid, shared, outbox, id) = (
             self.shim_pid,
             self.shared.clone(),
@@ -131,7 +177,7 @@ impl Running {
             self.id,
         );
         tokio::spawn(async move {
-            let count = kill_tree(pid, signal, &shared).await;
+            let count = kill_tree(pid, signal, spare, &shared).await;
             let _ = outbox.control.send(AgentMessage::Signalled {
                 id,
                 count: count as u32,
@@ -139,7 +185,11 @@ impl Running {
         });
     }
 
-    pub fn resize(&self, _cols: u16, _rows: u16) {}
+    pub fn resize(&self, cols: u16, rows: u16) {
+        if let Some(master) = &self.terminal {
+            let _ = crate::sys::set_window_size(master, cols, rows);
+        }
+    }
 
     pub fn credit(&self, bytes: u32) {
         self.credit.add_permits(bytes.min(OUTPUT_WINDOW) as usize);
@@ -151,13 +201,13 @@ impl Running {
     }
 }
 
-async fn kill_tree(shim_pid: i32, signal: i32, shared: &Shared) -> usize {
+async fn kill_tree(shim_pid: i32, signal: i32, spare: Option<i32>, shared: &Shared) -> usize {
     if shared.ended.load(Ordering::SeqCst) {
         return 0;
     }
     // On the agent's own thread: under an exhausted pids limit (a fork bomb) no new thread or
     // process can be had, and the kill must still happen.
-    crate::tree::signal_tree(shim_pid, signal)
+    crate::tree::signal_tree(shim_pid, signal, spare)
 }
 
 fn stdin_task(mut pipe: pipe::Sender) -> mpsc::UnboundedSender<Vec<u8>> {
@@ -184,7 +234,7 @@ async fn supervise(
     shim_pid: i32,
     control: tokio::net::UnixStream,
     stdout: pipe::Receiver,
-    stderr: pipe::Receiver,
+    stderr: Option<pipe::Receiver>,
     credit: Arc<Semaphore>,
     shared: Arc<Shared>,
     outbox: Outbox,
@@ -199,14 +249,17 @@ async fn supervise(
         shared.clone(),
         outbox.clone(),
     ));
-    let err = tokio::spawn(forward(
-        id,
-        Stream::Stderr,
-        stderr,
-        credit,
-        shared.clone(),
-        outbox.clone(),
-    ));
+    // On a terminal, stderr is the terminal too: stdout carries everything.
+    let err = stderr.map(|stderr| {
+        tokio::spawn(forward(
+            id,
+            Stream::Stderr,
+            stderr,
+            credit,
+            shared.clone(),
+            outbox.clone(),
+        ))
+    });
     let reports = read_reports(id, control, &outbox);
     tokio::pin!(reports);
     let deadline = async {
@@ -220,7 +273,7 @@ async fn supervise(
         r = &mut reports => r,
         _ = &mut deadline => {
             shared.timed_out.store(true, Ordering::SeqCst);
-            kill_tree(shim_pid, libc::SIGKILL, &shared).await;
+            kill_tree(shim_pid, libc::SIGKILL, None, &shared).await;
             reports.await
         }
     };
@@ -238,14 +291,16 @@ async fn supervise(
     // The output ends when the last process holding it closes it; the timeout still applies.
     let drained = async {
         let _ = out.await;
-        let _ = err.await;
+        if let Some(err) = err {
+            let _ = err.await;
+        }
     };
     tokio::pin!(drained);
     tokio::select! {
         _ = &mut drained => {}
         _ = &mut deadline, if !shared.timed_out.load(Ordering::SeqCst) => {
             shared.timed_out.store(true, Ordering::SeqCst);
-            kill_tree(shim_pid, libc::SIGKILL, &shared).await;
+            kill_tree(shim_pid, libc::SIGKILL, None, &shared).await;
             drained.await;
         }
     }

@@ -131,8 +131,8 @@ pub async fn connection(agent: Arc<Agent>, stream: UnixStream) {
                     r.close_stdin();
                 }
             }
-            ClientMessage::Signal { id, signal } => match commands.get(&id) {
-                Some(r) => r.signal(signal),
+            ClientMessage::Signal { id, signal, spare } => match commands.get(&id) {
+                Some(r) => r.signal(signal, spare.and_then(|p| i32::try_from(p).ok())),
                 None => {
                     let _ = outbox
                         .control

@@ -118,9 +118,16 @@ fn start(spawn: &Spawn) -> Result<std::process::Child, (i32, String)> {
         cmd.current_dir(cwd);
     }
     let (uid, gid, groups) = (id.uid, id.gid, id.groups.clone());
+    let terminal = spawn.pty.is_some();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            if terminal {
+                // As on a login: the command leads a session whose controlling terminal is its
+                // stdin, so job control and Ctrl-C work, and the shim stays out of its way.
+                check(libc::setsid())?;
+                check(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
+            }
             if libc::getuid() == 0 {
                 check(libc::setgroups(groups.len(), groups.as_ptr()))?;
                 check(libc::setgid(gid))?;

@@ -1,6 +1,7 @@
 //! The few raw system calls the agent needs, each wrapped once.
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 pub fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -37,4 +38,44 @@ pub fn random_bytes() -> [u8; 32] {
     let n = unsafe { libc::getrandom(out.as_mut_ptr().cast(), out.len(), 0) };
     assert_eq!(n, 32, "no randomness available");
     out
+}
+
+/// A new pseudo-terminal of this size: (master, slave), both close-on-exec.
+pub fn open_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (mut master, mut slave) = (-1, -1);
+    let size = window_size(cols, rows);
+    check(unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    })?;
+    // SAFETY: openpty succeeded: both are open descriptors that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    for fd in [&master, &slave] {
+        check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    }
+    Ok((master, slave))
+}
+
+pub fn set_window_size(master: &OwnedFd, cols: u16, rows: u16) -> io::Result<()> {
+    let size = window_size(cols, rows);
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) }).map(drop)
+}
+
+fn window_size(cols: u16, rows: u16) -> libc::winsize {
+    libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
 }

@@ -45,9 +45,16 @@ pub fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
-/// Sends `signal` to every descendant of `root`; returns how many processes got it.
-pub fn signal_tree(root: i32, signal: i32) -> usize {
-    signal_selected(|| descendants(root), signal)
+/// Sends `signal` to every descendant of `root` but `spare`; returns how many processes got it.
+pub fn signal_tree(root: i32, signal: i32, spare: Option<i32>) -> usize {
+    signal_selected(
+        || {
+            let mut all = descendants(root);
+            all.retain(|&p| Some(p) != spare);
+            all
+        },
+        signal,
+    )
 }
 
 /// Processes whose environment holds `mark` (`NAME=value`), among those we may read: for

@@ -71,5 +71,5 @@ pub mod aio {
     };
     pub use crate::project::{doctor, project_status};
     pub use crate::session::Session;
-    pub use crate::terminal::{Terminal, TerminalControl, TerminalOutput};
+    pub use crate::terminal::{Terminal, TerminalControl, TerminalInput, TerminalOutput};
 }

@@ -1,39 +1,33 @@
 //! Interactive programs: a command with its stdin attached, on a pseudo-terminal in the
-//! container (for `pocketdock shell` and any program that wants a real TTY) or on pipes.
+//! container (for `pocketdock shell` and any program that wants a real TTY) or on pipes. Over
+//! the sandbox's transport: the agent's pty where the sandbox has the agent, else the engine's.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
 
 use crate::container::Container;
-use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
-use crate::exec::new_token;
-use crate::transport::engine_exec::Killer;
-use crate::transport::token_kill::token_env;
+use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
 use crate::types::StreamKind;
 
-/// A command running on a pseudo-terminal. Split it with [`Terminal::into_parts`] to read,
-/// write and resize from different tasks.
+const SIGKILL: i32 = 9;
+
+/// A command running on a pseudo-terminal. Its parts work from different tasks: read the
+/// output in one, type into the input in another, resize from a third.
+#[derive(Debug)]
 pub struct Terminal {
     pub output: TerminalOutput,
-    pub input: ExecInput,
+    pub input: TerminalInput,
     pub control: TerminalControl,
 }
 
-impl std::fmt::Debug for Terminal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Terminal")
-            .field("exec_id", &self.control.exec_id)
-            .finish()
-    }
-}
-
-/// What the terminal prints.
-pub struct TerminalOutput(OutputStream);
+/// What the terminal prints, then how the program ended.
+pub struct TerminalOutput(Box<dyn ExecHandle>);
 
 impl std::fmt::Debug for TerminalOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TerminalOutput")
+        f.debug_tuple("TerminalOutput").field(&self.0.id()).finish()
     }
 }
 
@@ -41,47 +35,47 @@ impl TerminalOutput {
     /// The next bytes the program printed, and on which stream (a TTY has only stdout);
     /// `None` when the command has ended.
     pub async fn next(&mut self) -> Option<Result<(StreamKind, Bytes)>> {
-        use bollard::container::LogOutput;
-        loop {
-            return match self.0.next().await? {
-                Ok(LogOutput::StdIn { .. }) => continue,
-                Ok(LogOutput::StdErr { message }) => Some(Ok((StreamKind::Stderr, message))),
-                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-                    Some(Ok((StreamKind::Stdout, message)))
-                }
-                Err(e) => Some(Err(e)),
-            };
-        }
+        self.0.next_output().await.transpose()
+    }
+
+    /// The exit code, once the output has ended (128 + N for a program ended by signal N).
+    pub async fn exit_code(&mut self) -> Result<i64> {
+        Ok(match self.0.exit_status().await? {
+            ExitStatus::Code(code) => code,
+            ExitStatus::Signal(signal) => 128 + i64::from(signal),
+            ExitStatus::TimedOut => -1,
+        })
     }
 }
 
-/// Resizing and the exit status.
+/// What the program reads.
 #[derive(Debug, Clone)]
-pub struct TerminalControl {
-    engine: Engine,
-    exec_id: String,
-    killer: Killer,
+pub struct TerminalInput(Arc<dyn ExecControl>);
+
+impl TerminalInput {
+    pub async fn write(&self, data: &[u8]) -> Result<()> {
+        self.0.write_stdin(data.to_vec()).await
+    }
+
+    /// The end of the input (as Ctrl-D would be on pipes).
+    pub async fn close(&self) -> Result<()> {
+        self.0.close_stdin().await
+    }
 }
+
+/// Resizing and ending the program.
+#[derive(Debug, Clone)]
+pub struct TerminalControl(Arc<dyn ExecControl>);
 
 impl TerminalControl {
     /// Tells the program the terminal's new size.
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<()> {
-        self.engine.resize_exec(&self.exec_id, cols, rows).await
-    }
-
-    /// The exit code, once the output has ended.
-    pub async fn exit_code(&self) -> Result<i64> {
-        match self.engine.inspect_exec(&self.exec_id).await? {
-            Some(info) => Ok(info.exit_code.unwrap_or(-1)),
-            None => Ok(-1),
-        }
+        self.0.resize(cols, rows).await
     }
 
     /// Ends the program and everything it started.
     pub async fn kill(&self) -> Result<usize> {
-        self.killer
-            .signal(crate::transport::engine_exec::SIGKILL)
-            .await
+        self.0.signal(SIGKILL).await
     }
 }
 
@@ -98,43 +92,20 @@ impl Container {
         if argv.is_empty() {
             return Err(Error::invalid("a terminal needs a command to run"));
         }
-        let id = self.id();
-        let engine = self.engine().clone();
-        let token = new_token();
-        let exec_id = engine
-            .create_exec(
-                &id,
-                ExecRequest {
-                    cmd: argv,
-                    env: vec![token_env(&token), "TERM=xterm-256color".into()],
-                    stdin: true,
-                    tty,
-                    user: self.command_user().map(str::to_string),
-                    working_dir: None,
-                },
-            )
-            .await
-            .map_err(|e| self.gone_if_missing(e))?;
-        let (output, input) = engine.start_exec_with_input(&exec_id).await?;
-        let control = TerminalControl {
-            killer: Killer::new(
-                engine.clone(),
-                id,
-                token,
-                self.command_user().map(str::to_string),
-                self.agent_link().is_some(),
-            ),
-            engine,
-            exec_id,
-        };
-        if tty {
-            // The size can only be set once the exec runs; a failure here is cosmetic.
-            let _ = control.resize(cols, rows).await;
-        }
+        let handle = self
+            .open_handle(ExecSpec {
+                argv,
+                env: vec![("TERM".into(), "xterm-256color".into())],
+                stdin: true,
+                pty: tty.then_some((cols, rows)),
+                ..ExecSpec::default()
+            })
+            .await?;
+        let control = handle.control();
         Ok(Terminal {
-            output: TerminalOutput(output),
-            input,
-            control,
+            output: TerminalOutput(handle),
+            input: TerminalInput(control.clone()),
+            control: TerminalControl(control),
         })
     }
 }

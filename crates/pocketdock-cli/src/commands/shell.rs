@@ -1,9 +1,10 @@
-//! `pocketdock shell CONTAINER`: an interactive shell on a real TTY, through the engine API.
+//! `pocketdock shell CONTAINER`: an interactive shell on a real TTY, through the sandbox's agent
+//! (or the engine's exec in a sandbox without one).
 
 use std::io::IsTerminal;
 use std::path::Path;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
@@ -27,17 +28,16 @@ pub fn shell(name: &str, socket: Option<&Path>, printer: Printer) -> anyhow::Res
         ];
         // A TTY only when a person types; piped input gets pipes and a real end of input.
         let term = c.as_async().terminal(argv, interactive, cols, rows).await?;
-        let (mut output, mut input, control) = (term.output, term.input, term.control);
+        let (mut output, input, control) = (term.output, term.input, term.control);
         let typing = tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();
             let mut buf = [0u8; 4096];
             while let Ok(n) = stdin.read(&mut buf).await {
-                if n == 0 || input.write_all(&buf[..n]).await.is_err() {
+                if n == 0 || input.write(&buf[..n]).await.is_err() {
                     break;
                 }
-                let _ = input.flush().await;
             }
-            let _ = input.shutdown().await;
+            let _ = input.close().await;
         });
         let resizing = interactive.then(|| {
             let control = control.clone();
@@ -64,7 +64,7 @@ pub fn shell(name: &str, socket: Option<&Path>, printer: Printer) -> anyhow::Res
         if let Some(r) = resizing {
             r.abort();
         }
-        anyhow::Ok(control.exit_code().await?)
+        anyhow::Ok(output.exit_code().await?)
     })?;
     // Leaving the runtime would wait for the blocked stdin read: don't.
     runtime.shutdown_background();

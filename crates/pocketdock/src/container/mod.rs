@@ -436,6 +436,18 @@ impl Container {
         exec
     }
 
+    /// A command with no deadline and no kill on drop, for callers that own its whole life
+    /// (sessions, terminals): over the agent where there is one, else the engine's exec.
+    pub(crate) async fn open_handle(&self, mut spec: ExecSpec) -> Result<Box<dyn ExecHandle>> {
+        if spec.user.is_none() {
+            spec.user = self.command_user().map(str::to_string);
+        }
+        let id = self.id();
+        self.open(&id, spec)
+            .await
+            .map_err(|e| exec::gone_if_missing(e, &id))
+    }
+
     async fn open(&self, id: &str, spec: ExecSpec) -> Result<Box<dyn ExecHandle>> {
         if let Some(link) = self.agent_link() {
             if let Some(conn) = link.connection(self.engine(), id).await? {
@@ -451,14 +463,23 @@ impl Container {
 
 /// The engines disagree on a program that cannot be started (Docker: 126 and the runtime's
 /// message on stdout; Podman: 127): an argv goes through `sh`'s `exec`, so that both answer
-/// as the agent does, 127 and a message on stderr.
+/// as the agent does, 127 and a message on stderr. An exec's terminal can only be sized once
+/// it runs, after the program may have looked: on a pty the shell sizes it first.
 fn engine_exec_argv(mut spec: ExecSpec) -> ExecSpec {
     let is_shell_line = spec.argv.len() >= 2 && spec.argv[0] == "sh" && spec.argv[1] == "-c";
-    if !is_shell_line {
-        let mut argv = vec!["sh".into(), "-c".into(), "exec \"$@\"".into(), "sh".into()];
-        argv.append(&mut spec.argv);
-        spec.argv = argv;
-    }
+    let prelude = match spec.pty {
+        Some((cols, rows)) => format!("stty cols {cols} rows {rows} 2>/dev/null; "),
+        None if is_shell_line => return spec,
+        None => String::new(),
+    };
+    let mut argv = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("{prelude}exec \"$@\""),
+        "sh".into(),
+    ];
+    argv.append(&mut spec.argv);
+    spec.argv = argv;
     spec
 }
 

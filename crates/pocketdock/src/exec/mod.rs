@@ -103,6 +103,7 @@ impl CommandSpec {
             user: self.user.clone(),
             stdin: self.stdin.is_some() || keep_stdin || self.open_stdin,
             timeout,
+            pty: None,
         }
     }
 }

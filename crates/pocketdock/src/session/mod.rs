@@ -8,18 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::container::Container;
-use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
-use crate::exec::new_token;
 use crate::project::SessionLog;
-use crate::transport::engine_exec::Killer;
-use crate::transport::token_kill::token_env;
+use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
 use crate::types::{ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 use marker::{MarkerScanner, Piece};
@@ -28,6 +23,7 @@ use marker::{MarkerScanner, Piece};
 const STARTUP: Duration = Duration::from_secs(20);
 /// After interrupting a timed-out command, how long the shell may take to print its markers.
 const AFTER_INTERRUPT: Duration = Duration::from_secs(5);
+const SIGKILL: i32 = 9;
 
 pub(crate) type OutputCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -48,19 +44,29 @@ impl std::fmt::Debug for Session {
 
 struct Shared {
     id: String,
-    exec_id: String,
-    engine: Engine,
-    input: tokio::sync::Mutex<Option<ExecInput>>,
+    /// The shell's stdin and signals, over the sandbox's transport.
+    control: Arc<dyn ExecControl>,
+    /// Writes go one at a time, each whole.
+    writing: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     /// Bumped whenever `state` changes, so waiters never miss an update.
     version: watch::Sender<u64>,
-    killer: Killer,
     closed: AtomicBool,
     /// The shell runs one command at a time; so do we.
     one_at_a_time: tokio::sync::Mutex<()>,
     next_seq: AtomicU64,
     /// The session's log in its container's instance directory, if it has one.
     log: Option<SessionLog>,
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: nobody can reach the shell any more, so it ends (without
+    /// blocking: the kill is queued).
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::SeqCst) {
+            self.control.kill_in_background();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -71,6 +77,8 @@ struct State {
     shell_pid: Option<u32>,
     /// The shell is gone (it exited or its exec ended).
     ended: bool,
+    /// The shell's own exit status, once it is gone.
+    shell_exit: Option<i64>,
 }
 
 /// The output of the command being waited for.
@@ -120,24 +128,13 @@ impl SessionRegistry {
 impl Container {
     /// Opens a long-lived shell in the container.
     pub async fn session(&self) -> Result<Session> {
-        let container_id = self.id();
-        let engine = self.engine().clone();
-        let token = new_token();
-        let exec_id = engine
-            .create_exec(
-                &container_id,
-                ExecRequest {
-                    cmd: vec!["sh".into()],
-                    env: vec![token_env(&token)],
-                    stdin: true,
-                    tty: false,
-                    user: self.command_user().map(str::to_string),
-                    working_dir: None,
-                },
-            )
-            .await
-            .map_err(|e| self.gone_if_missing(e))?;
-        let (output, input) = engine.start_exec_with_input(&exec_id).await?;
+        let handle = self
+            .open_handle(ExecSpec {
+                argv: vec!["sh".into()],
+                stdin: true,
+                ..ExecSpec::default()
+            })
+            .await?;
         let (version, _) = watch::channel(0);
         let id = format!("{:016x}", rand::random::<u64>());
         let log = self
@@ -147,16 +144,8 @@ impl Container {
         let shared = Arc::new(Shared {
             id,
             log,
-            exec_id,
-            killer: Killer::new(
-                engine.clone(),
-                container_id,
-                token,
-                self.command_user().map(str::to_string),
-                self.agent_link().is_some(),
-            ),
-            engine,
-            input: tokio::sync::Mutex::new(Some(input)),
+            control: handle.control(),
+            writing: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             version,
             closed: AtomicBool::new(false),
@@ -164,7 +153,7 @@ impl Container {
             next_seq: AtomicU64::new(1),
         });
         tokio::spawn(read_loop(
-            output,
+            handle,
             Arc::downgrade(&shared),
             shared.id.clone(),
         ));
@@ -254,7 +243,7 @@ impl Session {
             (true, _) => -1,
             (false, Some(code)) => code,
             // The shell ended mid-command (`exit 3`): its own exit status is the answer.
-            (false, None) => self.shell_exit_code().await.unwrap_or(-1),
+            (false, None) => self.state().shell_exit.unwrap_or(-1),
         };
         if ended {
             self.shared.closed.store(true, Ordering::SeqCst);
@@ -290,14 +279,8 @@ impl Session {
         if self.shared.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let Some(mut input) = self.shared.input.lock().await.take() {
-            let _ = input.shutdown().await;
-        }
-        let _ = self
-            .shared
-            .killer
-            .signal(crate::transport::engine_exec::SIGKILL)
-            .await;
+        let _ = self.shared.control.close_stdin().await;
+        let _ = self.shared.control.signal(SIGKILL).await;
         self.shared.version.send_modify(|v| *v += 1);
     }
 
@@ -311,17 +294,15 @@ impl Session {
 
     async fn write(&self, text: &str) -> Result<()> {
         self.ensure_open()?;
-        let mut input = self.shared.input.lock().await;
-        let Some(input) = input.as_mut() else {
-            return Err(Error::SessionClosed);
-        };
-        let written = async {
-            input.write_all(text.as_bytes()).await?;
-            input.flush().await
-        };
-        written.await.map_err(|e| {
-            Error::communication(format!("writing to the session's shell failed: {e}"))
-        })
+        let _one = self.shared.writing.lock().await;
+        self.ensure_open()?;
+        self.shared
+            .control
+            .write_stdin(text.as_bytes().to_vec())
+            .await
+            .map_err(|e| {
+                Error::communication(format!("writing to the session's shell failed: {e}"))
+            })
     }
 
     /// Waits until `done` holds or `deadline` passes; returns whether it holds.
@@ -350,11 +331,7 @@ impl Session {
     /// interrupted: then the session is closed.
     async fn interrupt(&self) {
         let spared = self.state().shell_pid;
-        let _ = self
-            .shared
-            .killer
-            .signal_sparing(crate::transport::engine_exec::SIGKILL, spared)
-            .await;
+        let _ = self.shared.control.signal_sparing(SIGKILL, spared).await;
         let recovered = self
             .wait_for(Some(Instant::now() + AFTER_INTERRUPT), |st| {
                 st.ended || st.capture.as_ref().is_some_and(Capture::complete)
@@ -365,42 +342,25 @@ impl Session {
         }
     }
 
-    async fn shell_exit_code(&self) -> Option<i64> {
-        let info = self
-            .shared
-            .engine
-            .inspect_exec(&self.shared.exec_id)
-            .await
-            .ok()??;
-        info.exit_code
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-async fn read_loop(mut output: OutputStream, shared: Weak<Shared>, session_id: String) {
+async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session_id: String) {
     let mut decoders = [Utf8Decoder::default(), Utf8Decoder::default()];
     let mut scanners = [
         MarkerScanner::new(&session_id),
         MarkerScanner::new(&session_id),
     ];
     loop {
-        let frame = output.next().await;
+        let frame = shell.next_output().await;
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let (stream, text) = match frame {
-            Some(Ok(bollard::container::LogOutput::StdErr { message })) => {
-                (StreamKind::Stderr, decoders[1].decode(&message))
-            }
-            Some(Ok(bollard::container::LogOutput::StdOut { message }))
-            | Some(Ok(bollard::container::LogOutput::Console { message })) => {
-                (StreamKind::Stdout, decoders[0].decode(&message))
-            }
-            Some(Ok(bollard::container::LogOutput::StdIn { .. })) => continue,
-            Some(Err(_)) | None => {
+        let (stream, data) = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) | Err(_) => {
                 let rest: Vec<_> = [StreamKind::Stdout, StreamKind::Stderr]
                     .into_iter()
                     .zip(scanners.iter_mut().zip(decoders.iter_mut()))
@@ -413,13 +373,23 @@ async fn read_loop(mut output: OutputStream, shared: Weak<Shared>, session_id: S
                 for (kind, text) in rest {
                     deliver(&shared, kind, vec![Piece::Text(text)]);
                 }
-                shared.state.lock().unwrap_or_else(|e| e.into_inner()).ended = true;
+                let exit = match shell.exit_status().await {
+                    Ok(ExitStatus::Code(code)) => Some(code),
+                    Ok(ExitStatus::Signal(signal)) => Some(128 + i64::from(signal)),
+                    Ok(ExitStatus::TimedOut) | Err(_) => None,
+                };
+                {
+                    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                    st.ended = true;
+                    st.shell_exit = exit;
+                }
                 shared.closed.store(true, Ordering::SeqCst);
                 shared.version.send_modify(|v| *v += 1);
                 return;
             }
         };
         let index = usize::from(stream == StreamKind::Stderr);
+        let text = decoders[index].decode(&data);
         let pieces = scanners[index].push(&text);
         deliver(&shared, stream, pieces);
     }

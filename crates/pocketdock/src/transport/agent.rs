@@ -18,6 +18,9 @@ use pocketdock_agent_protocol::{
     auth, AgentMessage, ClientMessage, Exit, FrameCodec, Spawn, Stream, OUTPUT_WINDOW,
     PROTOCOL_VERSION,
 };
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -49,9 +52,12 @@ pub(crate) enum ConnectError {
     Refused(Error),
 }
 
-type Reader = FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec<AgentMessage, ClientMessage>>;
-type Writer =
-    FramedWrite<tokio::net::unix::OwnedWriteHalf, FrameCodec<AgentMessage, ClientMessage>>;
+/// The two directions of a byte channel to the agent: a unix socket's halves, or an engine
+/// exec's output and stdin (the bridge).
+pub(crate) type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
+pub(crate) type ByteWriter = Pin<Box<dyn AsyncWrite + Send>>;
+type Reader = FramedRead<ByteReader, FrameCodec<AgentMessage, ClientMessage>>;
+type Writer = FramedWrite<ByteWriter, FrameCodec<AgentMessage, ClientMessage>>;
 
 enum Event {
     Started,
@@ -127,9 +133,16 @@ impl Connection {
         patience: Duration,
     ) -> std::result::Result<Self, ConnectError> {
         let stream = connect_socket(&endpoint.socket, patience).await?;
-        let (reader, writer) = handshake(stream, &endpoint.key)
+        let (rd, wr) = stream.into_split();
+        Self::over(Box::pin(rd), Box::pin(wr), &endpoint.key)
             .await
-            .map_err(ConnectError::Refused)?;
+            .map_err(ConnectError::Refused)
+    }
+
+    /// The handshake and the connection's tasks over any byte channel; to be called on the
+    /// shared runtime.
+    pub(crate) async fn over(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<Self> {
+        let (reader, writer) = handshake(rd, wr, key).await?;
         let (outgoing, to_send) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             outgoing,
@@ -167,7 +180,7 @@ impl Connection {
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
             stdin: spec.stdin,
-            pty: None,
+            pty: spec.pty,
             timeout_ms: spec
                 .timeout
                 .map(|t| t.as_millis().min(u64::MAX as u128) as u64),
@@ -244,8 +257,7 @@ async fn connect_socket(
 }
 
 /// The agent proves the key before we write a byte; then we prove it, with a fresh nonce.
-async fn handshake(stream: UnixStream, key: &auth::Key) -> Result<(Reader, Writer)> {
-    let (rd, wr) = stream.into_split();
+async fn handshake(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<(Reader, Writer)> {
     let mut reader = FramedRead::new(rd, FrameCodec::<AgentMessage, ClientMessage>::default());
     let mut writer = FramedWrite::new(wr, FrameCodec::<AgentMessage, ClientMessage>::default());
     let refused =
@@ -310,6 +322,8 @@ async fn write_loop(mut writer: Writer, mut to_send: mpsc::UnboundedReceiver<Cli
             return;
         }
     }
+    // Every handle is gone: the end of our side tells the agent (and a bridge) we are done.
+    let _ = writer.close().await;
 }
 
 async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
@@ -388,7 +402,7 @@ struct Control {
 }
 
 impl ExecControl for Control {
-    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>> {
+    fn signal_sparing(&self, signal: i32, spare: Option<u32>) -> BoxFuture<'_, Result<usize>> {
         async move {
             self.signalled.store(true, Ordering::SeqCst);
             let (tx, rx) = oneshot::channel();
@@ -402,6 +416,7 @@ impl ExecControl for Control {
             self.shared.send(ClientMessage::Signal {
                 id: self.id,
                 signal,
+                spare,
             })?;
             match tokio::time::timeout(PEER_PATIENCE, rx).await {
                 Ok(Ok(count)) => Ok(count as usize),
@@ -414,6 +429,15 @@ impl ExecControl for Control {
             }
         }
         .boxed()
+    }
+
+    fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>> {
+        let sent = self.shared.send(ClientMessage::Resize {
+            id: self.id,
+            cols,
+            rows,
+        });
+        async move { sent }.boxed()
     }
 
     fn write_stdin(&self, data: Vec<u8>) -> BoxFuture<'_, Result<()>> {
@@ -438,6 +462,7 @@ impl ExecControl for Control {
         let _ = self.shared.send(ClientMessage::Signal {
             id: self.id,
             signal: 9,
+            spare: None,
         });
         self.shared.routes().commands.remove(&self.id);
     }

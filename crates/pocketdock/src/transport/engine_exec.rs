@@ -51,10 +51,6 @@ impl Killer {
         }
     }
 
-    pub(crate) async fn signal(&self, signal: i32) -> Result<usize> {
-        self.signal_sparing(signal, None).await
-    }
-
     /// Signals every process of the exec but `spared` (a session's shell).
     pub(crate) async fn signal_sparing(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
         self.signalled.store(true, Ordering::SeqCst);
@@ -101,6 +97,7 @@ impl Killer {
 struct Control {
     killer: Killer,
     stdin: tokio::sync::Mutex<Option<ExecInput>>,
+    exec_id: String,
 }
 
 impl std::fmt::Debug for Control {
@@ -112,8 +109,15 @@ impl std::fmt::Debug for Control {
 }
 
 impl ExecControl for Control {
-    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>> {
-        self.killer.signal(signal).boxed()
+    fn signal_sparing(&self, signal: i32, spare: Option<u32>) -> BoxFuture<'_, Result<usize>> {
+        self.killer.signal_sparing(signal, spare).boxed()
+    }
+
+    fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>> {
+        self.killer
+            .engine
+            .resize_exec(&self.exec_id, cols, rows)
+            .boxed()
     }
 
     fn write_stdin(&self, data: Vec<u8>) -> BoxFuture<'_, Result<()>> {
@@ -185,7 +189,7 @@ impl EngineExec {
                     cmd: spec.argv.clone(),
                     env,
                     stdin: spec.stdin,
-                    tty: false,
+                    tty: spec.pty.is_some(),
                     user: spec.user.clone(),
                     working_dir: spec.cwd.clone(),
                 },
@@ -194,15 +198,21 @@ impl EngineExec {
         let (output, input) = engine.start_exec_with_input(&exec_id).await?;
         guard.disarm();
         let input = spec.stdin.then_some(input);
+        let control = Arc::new(Control {
+            killer,
+            stdin: tokio::sync::Mutex::new(input),
+            exec_id: exec_id.clone(),
+        });
+        if let Some((cols, rows)) = spec.pty {
+            // The size can only be set once the exec runs; a failure here is cosmetic.
+            let _ = control.resize(cols, rows).await;
+        }
         Ok(EngineExec {
             engine: engine.clone(),
             container_id: container_id.to_string(),
             exec_id,
             output,
-            control: Arc::new(Control {
-                killer,
-                stdin: tokio::sync::Mutex::new(input),
-            }),
+            control,
         })
     }
 }

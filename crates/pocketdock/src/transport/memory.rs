@@ -34,12 +34,15 @@ pub(crate) struct Record {
 struct Control(Arc<Record>);
 
 impl ExecControl for Control {
-    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>> {
+    fn signal_sparing(&self, signal: i32, _spare: Option<u32>) -> BoxFuture<'_, Result<usize>> {
         self.0.signals.lock().unwrap().push(signal);
         if signal == 9 {
             self.0.killed.store(true, Ordering::SeqCst);
         }
         async { Ok(1) }.boxed()
+    }
+    fn resize(&self, _cols: u16, _rows: u16) -> BoxFuture<'_, Result<()>> {
+        async { Ok(()) }.boxed()
     }
     fn write_stdin(&self, data: Vec<u8>) -> BoxFuture<'_, Result<()>> {
         self.0.stdin.lock().unwrap().extend(data);

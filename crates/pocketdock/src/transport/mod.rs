@@ -4,6 +4,7 @@
 //! same: the in-sandbox agent ([`agent`]) and the engine's exec ([`engine_exec`]).
 
 pub(crate) mod agent;
+pub(crate) mod agent_bridge;
 pub(crate) mod engine_exec;
 #[cfg(test)]
 pub(crate) mod memory;
@@ -48,6 +49,8 @@ pub(crate) struct ExecSpec {
     pub(crate) stdin: bool,
     /// Enforced inside the container where the transport can (the agent).
     pub(crate) timeout: Option<Duration>,
+    /// Run on a pseudo-terminal of this size (columns, rows); all output comes as stdout.
+    pub(crate) pty: Option<(u16, u16)>,
 }
 
 /// How a command ended, as the transport saw it.
@@ -78,7 +81,13 @@ pub(crate) trait ExecHandle: Send {
 /// What can be done to a running command from any task.
 pub(crate) trait ExecControl: Send + Sync + std::fmt::Debug {
     /// Signals the command and everything it started; how many processes got it.
-    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>>;
+    fn signal(&self, signal: i32) -> BoxFuture<'_, Result<usize>> {
+        self.signal_sparing(signal, None)
+    }
+    /// Signals everything but the process `spare` (a session's shell, whose command ends).
+    fn signal_sparing(&self, signal: i32, spare: Option<u32>) -> BoxFuture<'_, Result<usize>>;
+    /// Tells a command on a pseudo-terminal the terminal's new size.
+    fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>>;
     fn write_stdin(&self, data: Vec<u8>) -> BoxFuture<'_, Result<()>>;
     fn close_stdin(&self) -> BoxFuture<'_, Result<()>>;
     /// SIGKILLs the tree in the background: for `Drop`, which must not block.

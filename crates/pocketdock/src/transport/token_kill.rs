@@ -90,8 +90,3 @@ pub(crate) async fn signal_tree(
     }
     Ok(String::from_utf8_lossy(&stdout).trim().parse().unwrap_or(0))
 }
-
-/// The environment entry that marks an exec's processes.
-pub(crate) fn token_env(token: &str) -> String {
-    format!("{TOKEN_VAR}={token}")
-}

@@ -17,6 +17,7 @@ mod resources;
 mod sessions;
 mod streaming;
 mod support;
+mod terminals;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::TestEngine;
@@ -61,6 +62,7 @@ fn main() {
         persistence::cases(),
         projects::cases(),
         sessions::cases(),
+        terminals::cases(),
         aio::cases(),
     ]
     .into_iter()
