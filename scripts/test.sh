@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind: starts both engines (installing them if
 # missing), checks formatting and lints, runs unit, engine and CLI tests against Podman AND
-# Docker with both transports (the in-sandbox agent, and the engine's exec), runs the
+# Docker with every transport (the in-sandbox agent over its socket, the agent through its
+# engine-exec bridge, and the engine's exec), runs the
 # quickstart demo on each, and fails if any pocketdock container is left over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ cargo test --workspace --locked
 step "engine and CLI tests again, commands through the engine's exec (POCKETDOCK_TRANSPORT=exec)"
 POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock --test engines
 POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock-cli
+
+step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
+POCKETDOCK_TRANSPORT=bridge cargo test --locked -p pocketdock --test engines
 
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do

@@ -131,6 +131,9 @@ pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize
             Err(e) => return Err(e),
         }
     }
+    // Socket directories of sandboxes that went another way (removed behind our back).
+    crate::container::agent::sweep_host_dirs(&engine, crate::container::agent::SWEEP_MIN_AGE)
+        .await?;
     Ok(removed)
 }
 

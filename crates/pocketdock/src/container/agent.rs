@@ -9,7 +9,7 @@
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use super::labels;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::transport::agent::{ConnectError, Connection, Endpoint};
+use crate::transport::{agent_bridge, Transport};
 
 /// The agent, built for this machine's architecture by `build.rs`.
 static AGENT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pocketdock-agent"));
@@ -31,6 +32,9 @@ pub fn embedded_agent() -> &'static [u8] {
 
 /// How long a first command waits for a just-started agent to listen.
 const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
+/// How long it waits for the socket to appear at all before asking the bridge (which waits
+/// for the agent inside the sandbox itself).
+const NO_SOCKET_PATIENCE: Duration = Duration::from_secs(1);
 
 /// What a sandbox with the agent needs before it starts.
 #[derive(Debug, Clone)]
@@ -41,14 +45,24 @@ pub(crate) struct AgentInstall {
 
 /// `POCKETDOCK_TRANSPORT=exec`: every command through the engine's exec.
 pub(crate) fn exec_forced() -> bool {
-    std::env::var("POCKETDOCK_TRANSPORT").is_ok_and(|v| v.eq_ignore_ascii_case("exec"))
+    transport_forced("exec")
+}
+
+/// `POCKETDOCK_TRANSPORT=bridge`: the agent, but through the engine-exec bridge even where its
+/// socket can be reached (how the bridge is tested on local engines).
+fn bridge_forced() -> bool {
+    transport_forced("bridge")
+}
+
+fn transport_forced(name: &str) -> bool {
+    std::env::var("POCKETDOCK_TRANSPORT").is_ok_and(|v| v.eq_ignore_ascii_case(name))
 }
 
 /// Adds the agent to a creation: the image's user and entrypoint move behind the agent.
 pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Result<()> {
     let image = engine.image_config(&plan.image).await?;
     let key: auth::Key = rand::random();
-    let host_dir = new_host_dir()?;
+    let host_dir = new_host_dir(engine)?;
     let body = &mut plan.body;
     let mut entrypoint = vec![
         AGENT_PATH.to_string(),
@@ -133,10 +147,87 @@ fn effective_uid() -> u32 {
         .unwrap_or(0)
 }
 
-fn new_host_dir() -> Result<PathBuf> {
-    let dir = base_dir().join(format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff));
+/// Directories are named `<engine>-<random>`: a sweep on one engine never touches the
+/// directories of another engine's sandboxes.
+fn new_host_dir(engine: &Engine) -> Result<PathBuf> {
+    let dir = base_dir().join(format!(
+        "{}{:012x}",
+        engine_prefix(engine),
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    ));
     ensure_host_dir(&dir)?;
     Ok(dir)
+}
+
+/// A short, stable name for the engine's socket (FNV-1a of its path).
+fn engine_prefix(engine: &Engine) -> String {
+    let hash = engine
+        .socket_path()
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{:08x}-", hash >> 32)
+}
+
+/// A directory younger than this may belong to a creation still under way (in any process).
+pub(crate) const SWEEP_MIN_AGE: Duration = Duration::from_secs(600);
+
+/// At most once a minute per process, a sweep in the background (from every creation).
+pub(crate) fn sweep_host_dirs_now_and_then(engine: &Engine) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    let engine = engine.clone();
+    crate::cleanup::spawn(async move {
+        if let Err(e) = sweep_host_dirs(&engine, SWEEP_MIN_AGE).await {
+            tracing::debug!("sweeping agent socket directories: {e}");
+        }
+    });
+}
+
+/// Removes this engine's socket directories that no container refers to any more (sandboxes
+/// removed behind our back, by `docker rm`, or whose holder was killed), once they are
+/// `min_age` old. Returns how many went.
+pub(crate) async fn sweep_host_dirs(engine: &Engine, min_age: Duration) -> Result<usize> {
+    let prefix = engine_prefix(engine);
+    let base = base_dir();
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return Ok(0);
+    };
+    let candidates: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter(|e| {
+            let age = e.metadata().and_then(|m| m.modified()).ok();
+            age.and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age)
+        })
+        .map(|e| e.path())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let in_use: std::collections::HashSet<PathBuf> = engine
+        .list_labelled(&[labels::AGENT_DIR.to_string()])
+        .await?
+        .iter()
+        .filter_map(|c| c["Labels"][labels::AGENT_DIR].as_str().map(PathBuf::from))
+        .collect();
+    let mut removed = 0;
+    for dir in candidates.into_iter().filter(|d| !in_use.contains(d)) {
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Creates the directory (and its parents) private to the user: 0700.
@@ -156,21 +247,37 @@ pub(crate) fn remove_host_dir(dir: &Path) {
     }
 }
 
+/// How a handle reaches its sandbox's agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Route {
+    /// Its socket, directly (the first choice).
+    Socket = 0,
+    /// The socket cannot be reached from here: one engine exec relays to it.
+    Bridge = 1,
+    /// Neither answered: commands take engine exec until the sandbox is rebooted.
+    Unreachable = 2,
+}
+
 /// A sandbox's agent, as its handle reaches it.
 #[derive(Debug)]
 pub(crate) struct AgentLink {
     install: AgentInstall,
     connection: tokio::sync::Mutex<Option<Connection>>,
-    /// No socket answered: commands take engine exec until the sandbox is rebooted.
-    unreachable: AtomicBool,
+    route: AtomicU8,
 }
 
 impl AgentLink {
     pub(crate) fn new(install: AgentInstall) -> Self {
+        let route = if bridge_forced() {
+            Route::Bridge
+        } else {
+            Route::Socket
+        };
         AgentLink {
             install,
             connection: tokio::sync::Mutex::new(None),
-            unreachable: AtomicBool::new(false),
+            route: AtomicU8::new(route as u8),
         }
     }
 
@@ -178,8 +285,22 @@ impl AgentLink {
         &self.install.host_dir
     }
 
-    pub(crate) fn usable(&self) -> bool {
-        !exec_forced() && !self.unreachable.load(Ordering::SeqCst)
+    fn route(&self) -> Route {
+        match self.route.load(Ordering::SeqCst) {
+            0 => Route::Socket,
+            1 => Route::Bridge,
+            _ => Route::Unreachable,
+        }
+    }
+
+    /// The transport commands take now (the route may change at the first command).
+    pub(crate) fn transport(&self) -> Transport {
+        match self.route() {
+            _ if exec_forced() => Transport::EngineExec,
+            Route::Socket => Transport::Agent,
+            Route::Bridge => Transport::AgentBridge,
+            Route::Unreachable => Transport::EngineExec,
+        }
     }
 
     /// The live connection, made (or made again) if needed; `None`: use engine exec.
@@ -188,13 +309,42 @@ impl AgentLink {
         engine: &Engine,
         container_id: &str,
     ) -> Result<Option<Connection>> {
-        if !self.usable() {
+        if self.transport() == Transport::EngineExec {
             return Ok(None);
         }
         let mut slot = self.connection.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| c.is_alive()) {
             return Ok(Some(c.clone()));
         }
+        if self.route() == Route::Socket {
+            match self.connect_socket(engine, container_id).await? {
+                Some(c) => {
+                    *slot = Some(c.clone());
+                    return Ok(Some(c));
+                }
+                None => self.route.store(Route::Bridge as u8, Ordering::SeqCst),
+            }
+        }
+        match agent_bridge::connect(engine, container_id, &self.install.key).await {
+            Ok(c) => {
+                *slot = Some(c.clone());
+                Ok(Some(c))
+            }
+            Err(e) => {
+                ensure_running(engine, container_id).await?;
+                tracing::warn!("the sandbox's agent cannot be reached ({e}); using engine exec");
+                self.route.store(Route::Unreachable as u8, Ordering::SeqCst);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The agent over its socket; `None` when the socket cannot be reached from here.
+    async fn connect_socket(
+        &self,
+        engine: &Engine,
+        container_id: &str,
+    ) -> Result<Option<Connection>> {
         let endpoint = Endpoint {
             socket: self.install.host_dir.join(SOCKET_NAME),
             key: self.install.key,
@@ -202,27 +352,22 @@ impl AgentLink {
         let mut attempt = Connection::connect(&endpoint, Duration::from_millis(50)).await;
         if let Err(ConnectError::Unreachable(_)) = &attempt {
             // Not listening (yet): a stopped or removed sandbox says so at once; a running
-            // one may still be starting its agent.
-            let info = engine
-                .inspect_container(container_id)
-                .await
-                .map_err(|e| crate::exec::gone_if_missing(e, container_id))?;
-            if info.state.and_then(|s| s.running) != Some(true) {
-                return Err(Error::ContainerNotRunning {
-                    container_id: container_id.to_string(),
-                    detail: "the container is stopped".into(),
-                });
-            }
-            attempt = Connection::connect(&endpoint, STARTUP_PATIENCE).await;
+            // one may still be starting its agent. Where no socket appears at all, the
+            // directory is not shared with this host: the bridge will tell.
+            ensure_running(engine, container_id).await?;
+            let patience = if endpoint.socket.exists() {
+                STARTUP_PATIENCE
+            } else {
+                NO_SOCKET_PATIENCE
+            };
+            attempt = Connection::connect(&endpoint, patience).await;
         }
         match attempt {
-            Ok(c) => {
-                *slot = Some(c.clone());
-                Ok(Some(c))
-            }
+            Ok(c) => Ok(Some(c)),
             Err(ConnectError::Unreachable(why)) => {
-                tracing::warn!("the sandbox's agent cannot be reached ({why}); using engine exec");
-                self.unreachable.store(true, Ordering::SeqCst);
+                tracing::info!(
+                    "the sandbox's agent socket cannot be reached ({why}); trying the bridge"
+                );
                 Ok(None)
             }
             Err(ConnectError::Refused(e)) => Err(match e {
@@ -235,6 +380,26 @@ impl AgentLink {
     /// After a reboot: the agent is a new process; connect afresh.
     pub(crate) async fn reset(&self) {
         *self.connection.lock().await = None;
-        self.unreachable.store(false, Ordering::SeqCst);
+        let route = if bridge_forced() {
+            Route::Bridge
+        } else {
+            Route::Socket
+        };
+        self.route.store(route as u8, Ordering::SeqCst);
     }
+}
+
+/// A stopped or removed sandbox is an error of its own, not a reason to change routes.
+async fn ensure_running(engine: &Engine, container_id: &str) -> Result<()> {
+    let info = engine
+        .inspect_container(container_id)
+        .await
+        .map_err(|e| crate::exec::gone_if_missing(e, container_id))?;
+    if info.state.and_then(|s| s.running) != Some(true) {
+        return Err(Error::ContainerNotRunning {
+            container_id: container_id.to_string(),
+            detail: "the container is stopped".into(),
+        });
+    }
+    Ok(())
 }

@@ -87,6 +87,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     };
     if options.agent {
         agent::add_to_plan(&engine, &mut plan).await?;
+        agent::sweep_host_dirs_now_and_then(&engine);
     }
     let id = match create_and_start(&engine, &plan).await {
         Ok(id) => id,
@@ -324,12 +325,14 @@ impl Container {
         }
     }
 
-    /// How commands reach this sandbox: its agent, or the engine's exec (a sandbox made
-    /// without the agent, one whose agent socket cannot be reached, `POCKETDOCK_TRANSPORT=exec`).
+    /// How commands reach this sandbox: its agent over its socket, its agent through the
+    /// engine-exec bridge (the socket cannot be reached from here), or the engine's exec (a
+    /// sandbox made without the agent, an agent that cannot be reached at all,
+    /// `POCKETDOCK_TRANSPORT=exec`). Settled by the first command.
     pub fn transport(&self) -> Transport {
         match &self.inner.agent {
-            Some(link) if link.usable() => Transport::Agent,
-            _ => Transport::EngineExec,
+            Some(link) => link.transport(),
+            None => Transport::EngineExec,
         }
     }
 

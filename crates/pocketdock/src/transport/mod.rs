@@ -25,6 +25,9 @@ use crate::types::StreamKind;
 pub enum Transport {
     /// The pocketdock agent, PID 1 of the sandbox, over its unix socket.
     Agent,
+    /// The agent, through one long-lived engine exec that relays to its socket (the socket
+    /// cannot be reached from this host: an engine in a VM or on another host).
+    AgentBridge,
     /// One engine exec per command (sandboxes without the agent, or `POCKETDOCK_TRANSPORT=exec`).
     EngineExec,
 }
@@ -33,6 +36,7 @@ impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Transport::Agent => "agent",
+            Transport::AgentBridge => "agent-bridge",
             Transport::EngineExec => "engine-exec",
         })
     }

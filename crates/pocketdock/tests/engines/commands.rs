@@ -10,6 +10,7 @@ use crate::{cases, Case};
 pub fn cases() -> Vec<Case> {
     cases![
         the_transport_is_the_one_under_test,
+        an_unreachable_socket_is_bridged_through_the_engine,
         an_argv_runs_exactly_without_a_shell,
         a_missing_program_is_127_with_a_message_on_stderr,
         env_cwd_and_user_apply,
@@ -30,6 +31,43 @@ fn the_transport_is_the_one_under_test(e: &TestEngine) {
         bare.command_argv(["echo", "plain"]).run().unwrap().stdout,
         "plain\n"
     );
+}
+
+fn an_unreachable_socket_is_bridged_through_the_engine(e: &TestEngine) {
+    if expected_transport() == Transport::EngineExec {
+        return;
+    }
+    let c = e.sandbox();
+    assert_eq!(c.run("echo direct").unwrap().stdout, "direct\n");
+    // The socket's host directory moves away: the mount inside still holds the socket, but
+    // this host no longer sees it where the labels say (as with an engine on another host).
+    let dir = std::path::PathBuf::from(
+        &e.inspect(&c.id()).config.unwrap().labels.unwrap()["pocketdock.agent-dir"],
+    );
+    let moved = dir.with_extension("moved");
+    std::fs::rename(&dir, &moved).unwrap();
+    let again = pocketdock::find_container(c.name(), Some(&e.socket)).unwrap();
+    let r = again
+        .command_argv(["sh", "-c", "echo bridged; echo err >&2; exit 3"])
+        .run();
+    std::fs::rename(&moved, &dir).unwrap();
+    let r = r.unwrap();
+    assert_eq!(again.transport(), Transport::AgentBridge);
+    assert_eq!(
+        (r.exit_code, r.stdout.as_str(), r.stderr.as_str()),
+        (3, "bridged\n", "err\n")
+    );
+    // Many commands share the one bridge, with the agent's process control.
+    let r = again
+        .command("sleep 30 & sleep 31; echo never")
+        .timeout(std::time::Duration::from_secs(1))
+        .run()
+        .unwrap();
+    assert!(r.timed_out && r.stdout.is_empty(), "{r:?}");
+    let left = again
+        .run("ps -eo args= | grep -c '^sleep 3[01]$' || true")
+        .unwrap();
+    assert_eq!(left.stdout.trim(), "0");
 }
 
 fn an_argv_runs_exactly_without_a_shell(e: &TestEngine) {

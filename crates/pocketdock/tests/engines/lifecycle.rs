@@ -11,6 +11,7 @@ use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
     let mut all = cases![
+        socket_dirs_of_sandboxes_removed_behind_our_back_are_swept,
         name_and_labels_are_set_on_the_engine,
         explicit_name_is_the_engine_name,
         pid_1_is_an_init_that_honours_sigterm,
@@ -282,4 +283,29 @@ impl Drop for KillServiceOnDrop {
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
     crate::support::rt().block_on(f)
+}
+
+fn socket_dirs_of_sandboxes_removed_behind_our_back_are_swept(e: &TestEngine) {
+    let gone = e.sandbox();
+    let kept = e.sandbox();
+    let dir_of = |c: &pocketdock::Container| {
+        PathBuf::from(&e.inspect(&c.id()).config.unwrap().labels.unwrap()[labels::AGENT_DIR])
+    };
+    let (gone_dir, kept_dir) = (dir_of(&gone), dir_of(&kept));
+    assert!(gone_dir.is_dir() && kept_dir.is_dir());
+    e.remove_externally(&gone.id());
+    // Old enough not to be a creation under way in some other process.
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for dir in [&gone_dir, &kept_dir] {
+        std::fs::File::open(dir)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+    }
+    // A project nobody uses: no container is pruned, the directories are swept.
+    let removed = pocketdock::prune(Some("pocketdock-sweep-test-none"), Some(&e.socket)).unwrap();
+    assert_eq!(removed, 0);
+    assert!(!gone_dir.exists(), "the orphan directory is still there");
+    assert!(kept_dir.is_dir(), "a live sandbox's directory was swept");
+    assert_eq!(kept.run("echo alive").unwrap().stdout, "alive\n");
 }

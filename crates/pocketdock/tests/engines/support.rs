@@ -207,10 +207,11 @@ pub fn processes(c: &Container) -> Vec<String> {
 }
 
 /// The transport this run tests: the agent, or the engine's exec when
-/// `POCKETDOCK_TRANSPORT=exec`.
+/// `POCKETDOCK_TRANSPORT=exec`, or the agent through its engine-exec bridge when `=bridge`.
 pub fn expected_transport() -> pocketdock::Transport {
     match std::env::var("POCKETDOCK_TRANSPORT").as_deref() {
         Ok("exec") => pocketdock::Transport::EngineExec,
+        Ok("bridge") => pocketdock::Transport::AgentBridge,
         _ => pocketdock::Transport::Agent,
     }
 }
