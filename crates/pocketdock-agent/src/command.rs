@@ -1,10 +1,7 @@
 //! One command on a connection: its shim, its output under flow control, its timeout, its end.
 
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +12,6 @@ use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::server::Outbox;
-use crate::shim::CONTROL_FD;
 
 /// A running command, as the connection sees it.
 #[derive(Debug)]
@@ -40,32 +36,20 @@ struct Shared {
     ended: AtomicBool,
 }
 
-/// The shim of a command: started with the command's stdio, fd 3 its control socket.
-fn start_shim(
-    spawn: &Spawn,
-    stdio: [Stdio; 3],
-) -> std::io::Result<(std::process::Child, StdUnixStream)> {
+/// The shim of a command, forked with the command's stdio; returns its pid and our end of its
+/// control socket.
+fn start_shim(spawn: &Spawn, stdio: [OwnedFd; 3]) -> std::io::Result<(i32, StdUnixStream)> {
+    let prepared = crate::shim::prepare(spawn);
     let (ours, theirs) = StdUnixStream::pair()?;
-    let theirs_fd = theirs.as_raw_fd();
-    let [stdin, stdout, stderr] = stdio;
-    let mut cmd = std::process::Command::new("/proc/self/exe");
-    cmd.arg("shim").stdin(stdin).stdout(stdout).stderr(stderr);
-    // SAFETY: dup2 is async-signal-safe; it also clears close-on-exec on fd 3.
-    unsafe {
-        cmd.pre_exec(move || crate::sys::check(libc::dup2(theirs_fd, CONTROL_FD)).map(drop));
-    }
-    let child = cmd.spawn()?;
-    drop(theirs);
-    let body = postcard::to_stdvec(spawn).map_err(std::io::Error::other)?;
-    let mut ours = ours;
-    ours.write_all(&(body.len() as u32).to_be_bytes())?;
-    ours.write_all(&body)?;
-    Ok((child, ours))
+    let theirs = OwnedFd::from(theirs);
+    let pid = crate::shim::start(&prepared, [&stdio[0], &stdio[1], &stdio[2]], &theirs)?;
+    // Our copies of its stdio and control end close here: the shim holds its own.
+    Ok((pid, ours))
 }
 
 /// The command's side of its stdio, and ours: pipes, or a pseudo-terminal.
 struct CommandIo {
-    stdio: [Stdio; 3],
+    stdio: [OwnedFd; 3],
     stdout: pipe::Receiver,
     stderr: Option<pipe::Receiver>,
     stdin: Option<pipe::Sender>,
@@ -84,11 +68,7 @@ impl CommandIo {
             } else {
                 None
             };
-            let stdio = [
-                Stdio::from(slave.try_clone()?),
-                Stdio::from(slave.try_clone()?),
-                Stdio::from(slave),
-            ];
+            let stdio = [slave.try_clone()?, slave.try_clone()?, slave];
             return Ok(CommandIo {
                 stdio,
                 stdout,
@@ -99,17 +79,17 @@ impl CommandIo {
         }
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = std::io::pipe()?;
-        let (stdin_stdio, stdin) = if spawn.stdin {
+        let (stdin_fd, stdin) = if spawn.stdin {
             let (r, w) = std::io::pipe()?;
             (
-                Stdio::from(r),
+                OwnedFd::from(r),
                 Some(pipe::Sender::from_owned_fd(OwnedFd::from(w))?),
             )
         } else {
-            (Stdio::null(), None)
+            (dev_null()?, None)
         };
         Ok(CommandIo {
-            stdio: [stdin_stdio, out_w.into(), err_w.into()],
+            stdio: [stdin_fd, out_w.into(), err_w.into()],
             stdout: pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))?,
             stderr: Some(pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))?),
             stdin,
@@ -118,9 +98,19 @@ impl CommandIo {
     }
 }
 
+fn dev_null() -> std::io::Result<OwnedFd> {
+    Ok(std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?
+        .into())
+}
+
 /// The image's own entrypoint: output to the container's log, nobody waits for it.
 pub fn start_detached(spawn: &Spawn) -> std::io::Result<()> {
-    let (_child, control) = start_shim(spawn, [Stdio::null(), Stdio::inherit(), Stdio::inherit()])?;
+    // SAFETY: fd 1 and 2 are the agent's own (the container's log), open for its whole life.
+    let log = |fd: i32| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
+    let (_pid, control) = start_shim(spawn, [dev_null()?, log(1)?, log(2)?])?;
     // Closing our end is harmless: the shim's reports then fail quietly (SIGPIPE is ignored).
     drop(control);
     Ok(())
@@ -134,9 +124,7 @@ impl Running {
         ended: mpsc::UnboundedSender<u32>,
     ) -> std::io::Result<Running> {
         let io = CommandIo::new(&spawn)?;
-        let (child, control) = start_shim(&spawn, io.stdio)?;
-        let shim_pid = child.id() as i32;
-        drop(child); // PID 1 reaps it
+        let (shim_pid, control) = start_shim(&spawn, io.stdio)?; // PID 1 reaps it
         control.set_nonblocking(true)?;
         let control = tokio::net::UnixStream::from_std(control)?;
         let stdin = io.stdin.map(stdin_task);

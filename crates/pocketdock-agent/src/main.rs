@@ -1,8 +1,9 @@
 //! pocketdock's in-sandbox agent. One static binary, three roles:
 //! - `init`: PID 1 — reaps orphans, serves the client on a unix socket, ends everything on
 //!   SIGTERM, and runs the image's own entrypoint as an ordinary child;
-//! - `shim`: one per command — a child subreaper in its own session, so that everything the
-//!   command starts (after `setsid`, double forks, `env -i`) stays its descendant;
+//! - per command, a forked shim (no exec: see `shim`) — a child subreaper in its own session,
+//!   so that everything the command starts (after `setsid`, double forks, `env -i`) stays its
+//!   descendant;
 //! - `bridge`: relays stdin/stdout to the agent's socket, for clients that cannot reach the
 //!   socket directly (one long-lived engine exec).
 
@@ -19,12 +20,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("init") => init::main(&args[1..]),
-        Some("shim") => shim::main(),
         Some("bridge") => bridge::main(),
         Some("kill") => kill_marked(&args[1..]),
         _ => {
             eprintln!(
-                "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | shim | bridge"
+                "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | bridge | kill MARK SIGNAL"
             );
             2
         }

@@ -1,107 +1,63 @@
-//! One command's keeper. Started by the agent with the command's stdin/stdout/stderr as its own
-//! and a control socket as fd 3: it reads the spec there, becomes a session leader and a child
-//! subreaper, starts the command as its user, reports `started PID`, then the command's end
-//! (`exit N` / `signal N`), and reaps every descendant until none is left.
+//! One command's keeper, started without an exec: the agent forks, and the child becomes the
+//! shim — a child subreaper in a session of its own, so that everything the command starts
+//! (after `setsid`, double forks, `env -i`) stays its descendant. It starts the command as its
+//! user, reports `started PID` on its control socket, then the command's end (`exit N` /
+//! `signal N`), and reaps every descendant until none is left.
+//!
+//! Saving the exec of a second program per command is what makes a command cost one
+//! fork+exec. Everything the child needs is prepared before the fork (paths, argv, environment,
+//! ids as C values); after it, the child makes raw system calls only and never returns into the
+//! agent's code. The agent is single-threaded (a current-thread runtime with no blocking pool),
+//! so no lock can be held across the fork.
 
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use pocketdock_agent_protocol::Spawn;
 
-use crate::sys::check;
 use crate::users::{self, Identity};
 
-/// The fd the agent hands the control socket on.
-pub const CONTROL_FD: i32 = 3;
 /// Environment variables of the agent that commands must not see.
 pub const PRIVATE_ENV: &[&str] = &["POCKETDOCK_AGENT_USER"];
+/// Where the shim's control socket is, in the shim.
+const CONTROL_FD: i32 = 3;
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-pub fn main() -> i32 {
-    // SAFETY: the agent always passes fd 3 as the control socket; nothing else owns it here.
-    let fd = unsafe { OwnedFd::from_raw_fd(CONTROL_FD) };
-    let mut control = UnixStream::from(fd);
-    let spawn = match read_spec(&mut control) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(control, "failed 126 reading the command: {e}");
-            return 1;
-        }
+/// A command ready to start: every value the forked child needs, as the kernel takes it.
+#[derive(Default)]
+pub struct Prepared {
+    /// Why it cannot start, found before the fork: the shim's whole report.
+    failure: Option<Vec<u8>>,
+    /// Paths to try `execve` on, in order (the program, or each `PATH` entry joined with it).
+    candidates: Vec<CString>,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: Option<CString>,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    groups: Vec<libc::gid_t>,
+    terminal: bool,
+    program: String,
+}
+
+/// Resolves the user, the program's search path and the environment. What makes the start
+/// fail already (exit code 126, and a message for the command's stderr) is reported by the shim
+/// all the same, so that a command has one way to end.
+pub fn prepare(spawn: &Spawn) -> Prepared {
+    prepare_or_fail(spawn).unwrap_or_else(|(code, message)| Prepared {
+        failure: Some(format!("failed {code} {message}\n").into_bytes()),
+        ..Prepared::default()
+    })
+}
+
+fn prepare_or_fail(spawn: &Spawn) -> Result<Prepared, (i32, String)> {
+    let Some(program) = spawn.argv.first() else {
+        return Err((126, "no command given".into()));
     };
-    // So that the command cannot inherit it.
-    unsafe { libc::fcntl(CONTROL_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
-    let child = match start(&spawn) {
-        Ok(child) => child,
-        Err((code, message)) => {
-            let _ = writeln!(control, "failed {code} {message}");
-            return 0;
-        }
-    };
-    let child_pid = child.id() as i32;
-    let _ = writeln!(control, "started {child_pid}");
-    release_stdio();
-    loop {
-        let mut status = 0;
-        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if pid < 0 {
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                _ => return 0, // ECHILD: the whole tree has ended
-            }
-        }
-        if pid == child_pid {
-            let status = std::process::ExitStatus::from_raw(status);
-            let line = match (status.code(), status.signal()) {
-                (Some(code), _) => format!("exit {code}"),
-                (None, Some(sig)) => format!("signal {sig}"),
-                _ => "exit -1".to_string(),
-            };
-            let _ = writeln!(control, "{line}");
-        }
-    }
-}
-
-fn read_spec(control: &mut UnixStream) -> std::io::Result<Spawn> {
-    let mut len = [0u8; 4];
-    control.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > pocketdock_agent_protocol::MAX_FRAME {
-        return Err(std::io::Error::other("spec too large"));
-    }
-    let mut buf = vec![0u8; len];
-    control.read_exact(&mut buf)?;
-    postcard::from_bytes(&buf).map_err(std::io::Error::other)
-}
-
-/// Our copies of the command's stdio must not hold its pipes open: the client sees the end of
-/// the output when the command's last process closes them, as with the engine's exec.
-fn release_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        use std::os::fd::AsRawFd;
-        for fd in 0..3 {
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
-}
-
-fn start(spawn: &Spawn) -> Result<std::process::Child, (i32, String)> {
-    // A session and process group of its own, and every orphan below it comes back to us.
-    unsafe {
-        libc::setsid();
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
     let user = spawn.user.as_deref().unwrap_or("");
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let id = users::resolve(user, &passwd, &group).map_err(|e| (126, e))?;
-    let Some(program) = spawn.argv.first() else {
-        return Err((126, "no command given".into()));
-    };
     if let Some(cwd) = &spawn.cwd {
         if !std::path::Path::new(cwd).is_dir() {
             return Err((
@@ -110,39 +66,35 @@ fn start(spawn: &Spawn) -> Result<std::process::Child, (i32, String)> {
             ));
         }
     }
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(&spawn.argv[1..])
-        .env_clear()
-        .envs(environment(spawn, &id));
-    if let Some(cwd) = &spawn.cwd {
-        cmd.current_dir(cwd);
-    }
-    let (uid, gid, groups) = (id.uid, id.gid, id.groups.clone());
-    let terminal = spawn.pty.is_some();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if terminal {
-                // As on a login: the command leads a session whose controlling terminal is its
-                // stdin, so job control and Ctrl-C work, and the shim stays out of its way.
-                check(libc::setsid())?;
-                check(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
-            }
-            if libc::getuid() == 0 {
-                check(libc::setgroups(groups.len(), groups.as_ptr()))?;
-                check(libc::setgid(gid))?;
-                check(libc::setuid(uid))?;
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
-        (code, format!("{program}: {e}"))
+    let env = environment(spawn, &id);
+    let search = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+    let c = |s: &str| CString::new(s).map_err(|_| (126, format!("{s:?} contains a NUL byte")));
+    let candidates = if program.contains('/') {
+        vec![c(program)?]
+    } else {
+        search
+            .split(':')
+            .map(|dir| if dir.is_empty() { "." } else { dir })
+            .map(|dir| c(&format!("{dir}/{program}")))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(Prepared {
+        failure: None,
+        candidates,
+        argv: spawn.argv.iter().map(|a| c(a)).collect::<Result<_, _>>()?,
+        envp: env
+            .iter()
+            .map(|(k, v)| c(&format!("{k}={v}")))
+            .collect::<Result<_, _>>()?,
+        cwd: spawn.cwd.as_deref().map(c).transpose()?,
+        uid: id.uid,
+        gid: id.gid,
+        groups: id.groups.clone(),
+        terminal: spawn.pty.is_some(),
+        program: program.clone(),
     })
 }
 
@@ -158,4 +110,261 @@ fn environment(spawn: &Spawn, id: &Identity) -> Vec<(String, String)> {
         env.push((k.clone(), v.clone()));
     }
     env
+}
+
+/// Forks the shim with `stdio` as its 0, 1, 2 and `control` as its reporting channel; returns
+/// its pid. The caller keeps its own copies of the descriptors and closes them.
+pub fn start(prepared: &Prepared, stdio: [&OwnedFd; 3], control: &OwnedFd) -> std::io::Result<i32> {
+    // Pointer arrays for execve, built before the fork.
+    let argv: Vec<*const libc::c_char> = prepared
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: Vec<*const libc::c_char> = prepared
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let fds = [
+        stdio[0].as_raw_fd(),
+        stdio[1].as_raw_fd(),
+        stdio[2].as_raw_fd(),
+        control.as_raw_fd(),
+    ];
+    // SAFETY: the agent is single-threaded; the child runs `shim_child`, which never returns.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => unsafe { shim_child(prepared, fds, &argv, &envp) },
+        pid => Ok(pid),
+    }
+}
+
+/// The shim, in the forked child: raw system calls only, and `_exit` at the end.
+unsafe fn shim_child(
+    p: &Prepared,
+    fds: [i32; 4],
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> ! {
+    // The agent's handlers would write to the agent's signal pipe: ours are the defaults.
+    for sig in [
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+    ] {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+    let mut none: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut none);
+    libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    // Our descriptors: stdio, the control socket, and nothing of the agent's (other commands'
+    // pipes held here would keep their output from ending).
+    // First out of the way of 0..3, then into place.
+    let moved = fds.map(|fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10));
+    for (target, fd) in moved[..3].iter().enumerate() {
+        libc::dup2(*fd, target as i32);
+    }
+    libc::dup3(moved[3], CONTROL_FD, libc::O_CLOEXEC);
+    close_from(CONTROL_FD + 1);
+    libc::setsid();
+    libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if let Some(line) = &p.failure {
+        libc::write(CONTROL_FD, line.as_ptr().cast(), line.len());
+        libc::_exit(0);
+    }
+
+    // The command reports a failed start through this pipe; its end at exec means success.
+    let mut status = [0i32; 2];
+    if libc::pipe2(status.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+        report(b"failed 126 ", b"cannot make a pipe", 0);
+        libc::_exit(1);
+    }
+    let child = libc::fork();
+    if child == 0 {
+        libc::close(status[0]);
+        let errno = command_child(p, argv, envp);
+        let bytes = errno.to_ne_bytes();
+        libc::write(status[1], bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(127);
+    }
+    libc::close(status[1]);
+    if child < 0 {
+        report(b"failed 126 ", b"cannot fork", 0);
+        libc::_exit(1);
+    }
+    let mut errno = [0u8; 4];
+    let got = read_full(status[0], &mut errno);
+    libc::close(status[0]);
+    if got == 4 {
+        let errno = i32::from_ne_bytes(errno);
+        let code = if errno == libc::ENOENT || errno == libc::ENOTDIR {
+            127
+        } else {
+            126
+        };
+        report_failure(code, &p.program, errno);
+        // Reap it, then leave: nothing else of it runs.
+        let mut st = 0;
+        libc::waitpid(child, &mut st, 0);
+        libc::_exit(0);
+    }
+    report(b"started ", b"", i64::from(child));
+    release_stdio();
+    loop {
+        let mut st = 0;
+        let pid = libc::waitpid(-1, &mut st, 0);
+        if pid < 0 {
+            if *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            libc::_exit(0); // ECHILD: the whole tree has ended
+        }
+        if pid == child {
+            if libc::WIFEXITED(st) {
+                report(b"exit ", b"", i64::from(libc::WEXITSTATUS(st)));
+            } else if libc::WIFSIGNALED(st) {
+                report(b"signal ", b"", i64::from(libc::WTERMSIG(st)));
+            }
+        }
+    }
+}
+
+/// In the command's child: its terminal, its user, its directory, then the program. Returns
+/// only on failure, with the errno that explains it.
+unsafe fn command_child(
+    p: &Prepared,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> i32 {
+    // The agent ignores SIGPIPE; a command must not inherit that.
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if p.terminal {
+        // As on a login: the command leads a session whose controlling terminal is its
+        // stdin, so job control and Ctrl-C work, and the shim stays out of its way.
+        if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            return *libc::__errno_location();
+        }
+    }
+    if libc::getuid() == 0
+        && (libc::setgroups(p.groups.len(), p.groups.as_ptr()) != 0
+            || libc::setgid(p.gid) != 0
+            || libc::setuid(p.uid) != 0)
+    {
+        return *libc::__errno_location();
+    }
+    if let Some(cwd) = &p.cwd {
+        if libc::chdir(cwd.as_ptr()) != 0 {
+            return *libc::__errno_location();
+        }
+    }
+    // As execvp does: a permission error is remembered, a missing file is not.
+    let mut errno = libc::ENOENT;
+    for path in &p.candidates {
+        libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        match *libc::__errno_location() {
+            libc::ENOENT | libc::ENOTDIR => {}
+            libc::EACCES => errno = libc::EACCES,
+            other => return other,
+        }
+    }
+    errno
+}
+
+/// Closes every descriptor from `first` on.
+unsafe fn close_from(first: i32) {
+    if libc::syscall(
+        libc::SYS_close_range,
+        first as libc::c_uint,
+        libc::c_uint::MAX,
+        0,
+    ) == 0
+    {
+        return;
+    }
+    // Kernels before 5.9: every descriptor up to the limit.
+    let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(1024, 1 << 20) as i32;
+    for fd in first..max {
+        libc::close(fd);
+    }
+}
+
+/// Our copies of the command's stdio must not hold its pipes open: the client sees the end of
+/// the output when the command's last process closes them.
+unsafe fn release_stdio() {
+    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+    if null >= 0 {
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        libc::close(null);
+    }
+}
+
+fn read_full(fd: i32, buf: &mut [u8]) -> usize {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        if n > 0 {
+            got += n as usize;
+        } else if n == 0 || unsafe { *libc::__errno_location() } != libc::EINTR {
+            break;
+        }
+    }
+    got
+}
+
+/// Writes `word text number\n` to the control socket, formatted without allocating.
+fn report(word: &[u8], text: &[u8], number: i64) {
+    let mut line = [0u8; 512];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        let n = bytes.len().min(line.len() - 1 - len);
+        line[len..len + n].copy_from_slice(&bytes[..n]);
+        len += n;
+    };
+    put(word);
+    if text.is_empty() {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = number.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if number < 0 {
+            put(b"-");
+        }
+        put(&digits[i..]);
+    } else {
+        put(text);
+    }
+    line[len] = b'\n';
+    unsafe { libc::write(CONTROL_FD, line.as_ptr().cast(), len + 1) };
+}
+
+/// `failed CODE program: reason`, the reason from the C library's table.
+fn report_failure(code: i32, program: &str, errno: i32) {
+    let mut text = [0u8; 400];
+    let mut len = 0;
+    let reason = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) };
+    for part in [program.as_bytes(), b": ", reason.to_bytes()] {
+        let n = part.len().min(text.len() - len);
+        text[len..len + n].copy_from_slice(&part[..n]);
+        len += n;
+    }
+    let word: &[u8] = if code == 127 {
+        b"failed 127 "
+    } else {
+        b"failed 126 "
+    };
+    report(word, &text[..len], 0);
 }
