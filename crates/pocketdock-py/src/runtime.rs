@@ -2,7 +2,6 @@
 //! (GIL released, interruptible by Ctrl-C) and as an asyncio awaitable.
 
 use std::future::Future;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -13,19 +12,10 @@ use crate::errors::to_pyerr;
 /// How often a blocking call looks for pending Python signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-
-/// The runtime: created with the module, alive for the rest of the process. Detached processes'
-/// reading tasks (and so the Python callbacks) and sessions' readers run on its workers.
+/// The library's one runtime, alive for the rest of the process: blocking calls, awaitables,
+/// agent connections and detached processes' readers all run on it.
 pub(crate) fn runtime() -> &'static Runtime {
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("pocketdock-py")
-            .enable_all()
-            .build()
-            .expect("pocketdock cannot start its runtime")
-    })
+    pocketdock::shared_runtime()
 }
 
 /// Hands the runtime to pyo3-async-runtimes, so that awaitables run on it too.

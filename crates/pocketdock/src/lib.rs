@@ -56,6 +56,7 @@ pub use project::{
     read_instance_metadata, DoctorReport, HistoryEntry, InstanceMetadata, LogFile, LogKind,
     Project, ProjectConfig, ProjectStatus,
 };
+pub use runtime::shared as shared_runtime;
 pub use transport::Transport;
 pub use types::{BufferSnapshot, ExecResult, Lang, StreamChunk, StreamKind};
 

@@ -5,8 +5,10 @@ use std::sync::OnceLock;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
-/// The shared multi-threaded runtime: created on first use, alive for the rest of the process.
-pub(crate) fn shared() -> &'static Runtime {
+/// The one multi-threaded runtime of the library, the CLI and the Python package: created on
+/// first use, alive for the rest of the process. Agent connections, background clean-ups and
+/// the blocking API run on it.
+pub fn shared() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -13,10 +13,7 @@ pub fn shell(name: &str, socket: Option<&Path>, printer: Printer) -> anyhow::Res
     let c = pocketdock::find_container(name, socket)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = pocketdock::shared_runtime();
     // Raw mode so that keys (Ctrl-C, arrows, tab) reach the shell in the container, not ours.
     let _raw = interactive.then(RawMode::enable).transpose()?;
     let code = runtime.block_on(async {
@@ -66,8 +63,8 @@ pub fn shell(name: &str, socket: Option<&Path>, printer: Printer) -> anyhow::Res
         }
         anyhow::Ok(output.exit_code().await?)
     })?;
-    // Leaving the runtime would wait for the blocked stdin read: don't.
-    runtime.shutdown_background();
+    // The shared runtime lives on with the stdin read blocked on one of its threads: the
+    // process exits without waiting for it.
     Ok(match code {
         0 => ExitStatus::Success,
         code => ExitStatus::Command(u8::try_from(code).unwrap_or(1)),

@@ -1,155 +1,131 @@
-//! A plain HTTP/1.0 GET over the engine socket, parsed as loose JSON. For answers that bollard's
-//! strict models reject: Podman lists containers in a `stopped` state that the Docker API
-//! schema (and so bollard) does not know, and one such container fails the whole listing.
+//! Plain `GET`s over the engine socket through hyper, for what bollard cannot do for us: loose
+//! JSON where its strict models reject an answer (Podman lists containers in a `stopped` state
+//! that the Docker API schema, and so bollard, does not know — one such container fails the
+//! whole listing), and `/_ping`'s headers before any client is negotiated.
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Engine;
 use crate::error::{Error, Result};
 
 /// Largest answer we accept (a listing of thousands of containers fits easily).
-const MAX_RESPONSE: u64 = 64 << 20;
+const MAX_RESPONSE: usize = 64 << 20;
+/// How long one such request may take, connection included.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long `/_ping` may take to answer.
+const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An answer: status, headers, body.
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+/// `GET path` on the socket, within `patience`.
+async fn get(
+    socket: &std::path::Path,
+    path_and_query: &str,
+    patience: std::time::Duration,
+) -> Result<Answer> {
+    let connection_error = |detail: String| Error::SocketConnection {
+        socket_path: socket.to_path_buf(),
+        detail,
+    };
+    let exchange = async {
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| connection_error(e.to_string()))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| connection_error(e.to_string()))?;
+        tokio::spawn(connection);
+        let request = http::Request::get(path_and_query)
+            .header(http::header::HOST, "localhost")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| Error::invalid(format!("a bad engine request {path_and_query}: {e}")))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| Error::communication(format!("GET {path_and_query}: {e}")))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| Error::communication(format!("GET {path_and_query}: {e}")))?
+            .to_bytes();
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    };
+    tokio::time::timeout(patience, exchange)
+        .await
+        .map_err(|_| {
+            connection_error(format!("no answer to GET {path_and_query} in {patience:?}"))
+        })?
+}
 
 impl Engine {
-    /// `GET /v<version><path_and_query>` → JSON. HTTP/1.0 so the engine answers without chunked
-    /// encoding and closes the connection at the end.
+    /// `GET /v<version><path_and_query>` → JSON.
     pub(crate) async fn get_json(&self, path_and_query: &str) -> Result<Value> {
-        let socket = self.socket_path();
-        let connection_error = |e: std::io::Error| Error::SocketConnection {
-            socket_path: socket.to_path_buf(),
-            detail: e.to_string(),
-        };
-        let mut stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(connection_error)?;
-        let request = format!(
-            "GET /v{}{} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n",
-            self.api_version(),
-            path_and_query
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(connection_error)?;
-        let mut response = Vec::new();
-        stream
-            .take(MAX_RESPONSE)
-            .read_to_end(&mut response)
-            .await
-            .map_err(Error::communication)?;
-        let (status, body) = split_response(&response)?;
-        let value: Value = serde_json::from_slice(body)
+        let path = format!("/v{}{}", self.api_version(), path_and_query);
+        let answer = get(self.socket_path(), &path, PATIENCE).await?;
+        let value: Value = serde_json::from_slice(&answer.body)
             .map_err(|e| Error::communication(format!("bad JSON from {path_and_query}: {e}")))?;
-        if status >= 400 {
+        if answer.status >= 400 {
             let message = value
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or("no message");
-            return Err(Error::communication(format!("{message} (HTTP {status})")));
+            return Err(Error::communication(format!(
+                "{message} (HTTP {})",
+                answer.status
+            )));
         }
         Ok(value)
     }
 }
 
-/// How long `/_ping` may take to answer.
-const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The API version and engine kind from `GET /_ping`'s headers: cheap on every engine, where
 /// Podman's `/version` takes half a second (it gathers host information).
 pub(super) async fn ping_versions(socket: &std::path::Path) -> Result<Option<(String, bool)>> {
-    let exchange = async {
-        let mut stream = tokio::net::UnixStream::connect(socket).await?;
-        stream
-            .write_all(b"GET /_ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .await?;
-        let mut response = Vec::new();
-        stream.take(64 * 1024).read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(PING_PATIENCE, exchange)
-        .await
-        .map_err(|_| Error::SocketConnection {
-            socket_path: socket.to_path_buf(),
-            detail: "no answer to /_ping".into(),
-        })?
-        .map_err(|e| Error::SocketConnection {
-            socket_path: socket.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-    Ok(parse_ping(&response))
+    let answer = get(socket, "/_ping", PING_PATIENCE).await?;
+    Ok(versions_from_ping(&answer.headers))
 }
 
-fn parse_ping(response: &[u8]) -> Option<(String, bool)> {
-    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&response[..head_end]).ok()?;
-    let mut api = None;
-    let mut podman = false;
-    for line in head.lines().skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        match name.trim().to_ascii_lowercase().as_str() {
-            "api-version" => api = Some(value.trim().to_string()),
-            "libpod-api-version" => podman = true,
-            _ => {}
-        }
-    }
-    api.map(|v| (v, podman))
-}
-
-/// Status code and body of a raw HTTP response.
-fn split_response(response: &[u8]) -> Result<(u16, &[u8])> {
-    let bad = || Error::communication("malformed HTTP response from the engine");
-    let head_end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(bad)?;
-    let head = std::str::from_utf8(&response[..head_end]).map_err(|_| bad())?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)?;
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Err(Error::communication(
-            "the engine answered an HTTP/1.0 request with chunked encoding",
-        ));
-    }
-    Ok((status, &response[head_end + 4..]))
-}
-
-#[cfg(test)]
-mod ping_tests {
-    use super::parse_ping;
-
-    #[test]
-    fn ping_headers_give_the_version_and_the_engine() {
-        let podman = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n\r\nOK";
-        assert_eq!(parse_ping(podman), Some(("1.41".into(), true)));
-        let docker = b"HTTP/1.1 200 OK\r\nApi-Version: 1.45\r\nServer: Docker/26.1\r\n\r\nOK";
-        assert_eq!(parse_ping(docker), Some(("1.45".into(), false)));
-        assert_eq!(parse_ping(b"HTTP/1.1 200 OK\r\n\r\n"), None);
-        assert_eq!(parse_ping(b"garbage"), None);
-    }
+fn versions_from_ping(headers: &http::HeaderMap) -> Option<(String, bool)> {
+    let api = headers
+        .get("api-version")?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
+    Some((api, headers.contains_key("libpod-api-version")))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_response;
+    use super::versions_from_ping;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
 
     #[test]
-    fn splits_status_and_body() {
-        let (status, body) =
-            split_response(b"HTTP/1.0 200 OK\r\nContent-Type: x\r\n\r\n[1]").unwrap();
-        assert_eq!((status, body), (200, &b"[1]"[..]));
-        assert!(split_response(b"garbage").is_err());
-        assert!(
-            split_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1]")
-                .is_err()
-        );
+    fn ping_headers_give_the_version_and_the_engine() {
+        let podman = headers(&[("api-version", "1.41"), ("libpod-api-version", "4.3.1")]);
+        assert_eq!(versions_from_ping(&podman), Some(("1.41".into(), true)));
+        let docker = headers(&[("api-version", "1.45"), ("server", "Docker/26.1")]);
+        assert_eq!(versions_from_ping(&docker), Some(("1.45".into(), false)));
+        assert_eq!(versions_from_ping(&headers(&[])), None);
     }
 }

@@ -198,14 +198,7 @@ fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 fn find_in_path(binary: &str) -> Option<PathBuf> {
-    if binary.contains('/') {
-        return Some(PathBuf::from(binary)).filter(|p| p.is_file());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(binary))
-            .find(|p| p.is_file())
-    })
+    which::which(binary).ok()
 }
 
 fn current_uid() -> u32 {

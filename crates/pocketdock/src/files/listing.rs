@@ -16,8 +16,8 @@ const NOT_A_DIRECTORY: i64 = 4;
 
 /// Directories (not symlinks to them) get a trailing `/`, like `ls -p`; hidden entries are
 /// listed, like `ls -A`. Works with busybox `sh` as well as dash and bash.
-fn script(dir: &str) -> String {
-    format!(
+fn script(dir: &str) -> Result<String> {
+    Ok(format!(
         r#"d={dir}
 [ -e "$d" ] || [ -L "$d" ] || exit {MISSING}
 [ -d "$d" ] || exit {NOT_A_DIRECTORY}
@@ -28,12 +28,16 @@ for f in .* *; do
   elif [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"
   fi
 done"#,
-        dir = shell_quote(dir)
-    )
+        dir = shell_quote(dir)?
+    ))
 }
 
 pub(super) async fn list(c: &Container, dir: &str) -> Result<Vec<String>> {
-    let r = c.command(script(dir)).max_output(MAX_LISTING).run().await?;
+    let r = c
+        .command(script(dir)?)
+        .max_output(MAX_LISTING)
+        .run()
+        .await?;
     let not_found = || Error::FileNotFound {
         container_id: c.id().to_string(),
         path: dir.to_string(),

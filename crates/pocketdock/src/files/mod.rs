@@ -14,6 +14,8 @@ mod plan;
 mod tar_safety;
 mod upload;
 
+pub(crate) use paths::shell_quote;
+
 use std::io;
 use std::path::{Path, PathBuf};
 

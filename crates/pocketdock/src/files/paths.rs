@@ -49,9 +49,11 @@ pub(super) fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// Quotes a string for `sh`: single quotes, each `'` as `'\''`.
-pub(super) fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// Quotes a string for `sh`; a NUL byte cannot be passed to a shell at all.
+pub(crate) fn shell_quote(s: &str) -> Result<String> {
+    shlex::try_quote(s)
+        .map(|q| q.into_owned())
+        .map_err(|_| Error::invalid("a NUL byte cannot be passed to the shell"))
 }
 
 #[cfg(test)]
@@ -97,7 +99,22 @@ mod tests {
     }
 
     #[test]
-    fn shell_quoting_survives_quotes_and_newlines() {
-        assert_eq!(shell_quote("it's\nx"), "'it'\\''s\nx'");
+    fn shell_quoting_survives_quotes_newlines_and_expansions() {
+        for nasty in [
+            "it's\nx",
+            "$(touch /tmp/x) `id` $HOME",
+            "a\"b'c\\d",
+            "-n",
+            "",
+            " * ? [",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_quote(nasty).unwrap()))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), nasty);
+        }
+        assert!(shell_quote("a\0b").is_err());
     }
 }

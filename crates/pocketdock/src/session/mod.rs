@@ -204,6 +204,7 @@ impl Session {
         command: &str,
         timeout: Option<Duration>,
     ) -> Result<ExecResult> {
+        let quoted = crate::files::shell_quote(command)?;
         let _one = self.shared.one_at_a_time.lock().await;
         self.ensure_open()?;
         let started = Instant::now();
@@ -219,8 +220,7 @@ impl Session {
         // `command eval`: a syntax error in the command fails the command, not the shell (eval
         // is a special built-in whose errors end a non-interactive shell).
         let line = format!(
-            "{{ command eval '{}'\n}} </dev/null; {}; {}\n",
-            command.replace('\'', r"'\''"),
+            "{{ command eval {quoted}\n}} </dev/null; {}; {}\n",
             MarkerScanner::print_command(id, seq, "$?", false),
             MarkerScanner::print_command(id, seq, "E", true),
         );
