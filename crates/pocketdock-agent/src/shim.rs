@@ -21,6 +21,8 @@ use crate::users::{self, Identity};
 pub const PRIVATE_ENV: &[&str] = &["POCKETDOCK_AGENT_USER"];
 /// Where the shim's control socket is, in the shim.
 const CONTROL_FD: i32 = 3;
+/// Open files per command.
+const NOFILE: libc::rlim_t = 4096;
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A command ready to start: every value the forked child needs, as the kernel takes it.
@@ -243,6 +245,15 @@ unsafe fn command_child(
 ) -> i32 {
     // The agent ignores SIGPIPE; a command must not inherit that.
     libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    // Sandbox limits (only ever lowered): open files, and no core dumps.
+    for (resource, most) in [(libc::RLIMIT_NOFILE, NOFILE), (libc::RLIMIT_CORE, 0)] {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(resource, &mut limit) == 0 {
+            limit.rlim_max = limit.rlim_max.min(most);
+            limit.rlim_cur = limit.rlim_cur.min(limit.rlim_max);
+            libc::setrlimit(resource, &limit);
+        }
+    }
     if p.terminal {
         // As on a login: the command leads a session whose controlling terminal is its
         // stdin, so job control and Ctrl-C work, and the shim stays out of its way.

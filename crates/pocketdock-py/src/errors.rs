@@ -69,6 +69,14 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
                 path,
             )))
         }
+        // As Python's own open() on a read-only file system: OSError with EROFS.
+        Error::ReadOnlyFileSystem { container_id, path } => {
+            return Ok(PyOSError::new_err((
+                30, // EROFS
+                format!("Read-only file system in container {container_id}"),
+                path,
+            )));
+        }
         Error::HostFile { path, kind, detail } => {
             let args = (errno_of(kind), detail, path.to_string_lossy().into_owned());
             return Ok(match kind {

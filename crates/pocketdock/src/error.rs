@@ -76,6 +76,11 @@ pub enum Error {
     #[error("no such file in container {container_id}: {path}")]
     FileNotFound { container_id: String, path: String },
 
+    /// The sandbox's root file system is read-only ([`read_only`](crate::ContainerOptions::read_only)),
+    /// and the engine takes no archive into it: write where the sandbox may (`/tmp`).
+    #[error("container {container_id} has a read-only root file system: {path} cannot be written (write under /tmp)")]
+    ReadOnlyFileSystem { container_id: String, path: String },
+
     /// A host file or directory could not be read or written (`kind` tells a missing path from
     /// a permission problem).
     #[error("host path {}: {detail}", path.display())]
@@ -158,7 +163,8 @@ impl Error {
             | Error::ContainerNotRunning { container_id, .. }
             | Error::ContainerGone { container_id, .. }
             | Error::Container { container_id, .. }
-            | Error::FileNotFound { container_id, .. } => Some(container_id),
+            | Error::FileNotFound { container_id, .. }
+            | Error::ReadOnlyFileSystem { container_id, .. } => Some(container_id),
             _ => None,
         }
     }

@@ -35,6 +35,8 @@ pub struct ContainerInfo {
     pub processes: Vec<ProcessEntry>,
     /// How commands reach the sandbox.
     pub transport: crate::Transport,
+    /// Capabilities, privileges, process limit and root file system in force.
+    pub hardening: crate::Hardening,
 }
 
 /// One process inside the container.
@@ -63,6 +65,10 @@ impl Container {
             .map_err(|e| self.gone_if_missing(e))?;
         let mut info = from_inspect(self.name(), &inspect);
         info.transport = self.transport();
+        if let Ok(Some(caps)) = engine.effective_capabilities(&id).await {
+            info.hardening.capabilities_dropped = true;
+            info.hardening.capabilities = caps;
+        }
         if info.status != "running" {
             return Ok(info);
         }
@@ -144,6 +150,11 @@ fn from_inspect(name: &str, inspect: &ContainerInspectResponse) -> ContainerInfo
         ports,
         processes: Vec::new(),
         transport: crate::Transport::EngineExec,
+        hardening: inspect
+            .host_config
+            .as_ref()
+            .map(crate::container::hardening::from_inspect)
+            .unwrap_or_default(),
     }
 }
 

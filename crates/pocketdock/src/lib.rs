@@ -41,6 +41,7 @@ pub use blocking::{
 pub use blocking::{doctor, project_status};
 pub use cleanup::{pending_cleanups, wait_for_cleanup};
 pub use container::agent::embedded_agent;
+pub use container::hardening::{Hardening, KEPT_CAPABILITIES};
 pub use container::labels;
 pub use engine::EngineKind;
 pub use error::{Error, Result};

@@ -11,6 +11,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_OUTPUT: usize = 10_485_760;
 /// Default ring-buffer size of a detached process, half for each stream.
 pub const DEFAULT_BUFFER_CAPACITY: usize = 1_048_576;
+/// Default most processes a sandbox may have at once.
+pub const DEFAULT_PIDS_LIMIT: i64 = 512;
 
 /// Options of [`create_new_container`](crate::create_new_container), one builder method each.
 #[derive(Debug, Clone)]
@@ -32,7 +34,10 @@ pub struct ContainerOptions {
     pub(crate) project: Option<String>,
     pub(crate) project_root: Option<PathBuf>,
     pub(crate) agent: bool,
-    pub(crate) pids_limit: Option<i64>,
+    pub(crate) pids_limit: i64,
+    pub(crate) cap_add: Vec<String>,
+    pub(crate) no_new_privileges: bool,
+    pub(crate) read_only: bool,
 }
 
 impl Default for ContainerOptions {
@@ -55,7 +60,10 @@ impl Default for ContainerOptions {
             project: None,
             project_root: None,
             agent: true,
-            pids_limit: None,
+            pids_limit: DEFAULT_PIDS_LIMIT,
+            cap_add: Vec::new(),
+            no_new_privileges: true,
+            read_only: false,
         }
     }
 }
@@ -141,7 +149,6 @@ impl ContainerOptions {
         self
     }
 
-    /// Gives the sandbox a network (`true`) or none (`false`), overriding the profile's default.
     /// Whether the sandbox runs pocketdock's agent as PID 1 (default: yes). Without it every
     /// command is an engine exec: slower, and process control relies on an environment token.
     pub fn agent(mut self, enabled: bool) -> Self {
@@ -149,15 +156,37 @@ impl ContainerOptions {
         self
     }
 
-    /// Most processes the sandbox may have at once (a fork bomb then fails to fork instead
-    /// of exhausting the host).
+    /// Most processes the sandbox may have at once (default [`DEFAULT_PIDS_LIMIT`]: a fork
+    /// bomb then fails to fork instead of exhausting the host); `0`: no limit.
     pub fn pids_limit(mut self, limit: i64) -> Self {
-        self.pids_limit = Some(limit);
+        self.pids_limit = limit;
         self
     }
 
+    /// Gives the sandbox a network (`true`) or none (`false`). Default: none, unless the
+    /// profile's default is on or ports are published (a published port needs a network).
     pub fn network(mut self, enabled: bool) -> Self {
         self.network = Some(enabled);
+        self
+    }
+
+    /// Keeps one more Linux capability (`"NET_BIND_SERVICE"`, `"CAP_SYS_PTRACE"`, …) beyond
+    /// the few every sandbox keeps (see [`KEPT_CAPABILITIES`](crate::KEPT_CAPABILITIES)).
+    pub fn cap_add(mut self, capability: impl Into<String>) -> Self {
+        self.cap_add.push(capability.into());
+        self
+    }
+
+    /// Whether programs are barred from gaining privileges through setuid binaries or file
+    /// capabilities (`no-new-privileges`; default: yes).
+    pub fn no_new_privileges(mut self, enabled: bool) -> Self {
+        self.no_new_privileges = enabled;
+        self
+    }
+
+    /// A read-only root file system, with a writable tmpfs at `/tmp` (default: writable).
+    pub fn read_only(mut self, enabled: bool) -> Self {
+        self.read_only = enabled;
         self
     }
 

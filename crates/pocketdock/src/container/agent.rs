@@ -83,10 +83,20 @@ pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Resul
     let host = body.host_config.get_or_insert_with(Default::default);
     // The agent is PID 1: it reaps and forwards, the engine's init would only stand between.
     host.init = Some(false);
-    host.binds.get_or_insert_with(Vec::new).push(format!(
+    let binds = host.binds.get_or_insert_with(Vec::new);
+    binds.push(format!(
         "{}:{SOCKET_DIR_IN_CONTAINER}:rw",
         host_dir.display()
     ));
+    if host.readonly_rootfs == Some(true) {
+        // The engines take no archive into a read-only root: the agent and its key are
+        // mounted, read-only, from the sandbox's directory (local engines only).
+        let (binary, key_file) = (host_dir.join("agent"), host_dir.join("agent.key"));
+        write_private(&binary, AGENT_BINARY, 0o755)?;
+        write_private(&key_file, auth::encode_key(&key).as_bytes(), 0o400)?;
+        binds.push(format!("{}:{AGENT_PATH}:ro", binary.display()));
+        binds.push(format!("{}:{KEY_PATH}:ro", key_file.display()));
+    }
     plan.agent = Some(AgentInstall { key, host_dir });
     Ok(())
 }
@@ -228,6 +238,18 @@ pub(crate) async fn sweep_host_dirs(engine: &Engine, min_age: Duration) -> Resul
         }
     }
     Ok(removed)
+}
+
+fn write_private(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .and_then(|mut f| f.write_all(data))
+        .map_err(|e| Error::host_file(path, e))
 }
 
 /// Creates the directory (and its parents) private to the user: 0700.

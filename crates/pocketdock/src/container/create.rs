@@ -32,19 +32,29 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         Some(p) if !options.image_explicit => p.image_tag.to_string(),
         _ => options.image.clone(),
     };
-    let network = options
-        .network
-        .or(profile.map(|p| p.network_default))
-        .unwrap_or(true);
+    // None unless asked: explicitly, by publishing a port (which needs one), or by a profile.
+    let network = match options.network {
+        Some(false) if !options.ports.is_empty() => {
+            return Err(Error::invalid(
+                "published ports need a network: drop network(false) or the ports",
+            ))
+        }
+        Some(asked) => asked,
+        None if !options.ports.is_empty() => true,
+        None => profile.is_some_and(|p| p.network_default),
+    };
     let memory = options
         .mem_limit
         .as_deref()
         .map(parse_mem_limit)
         .transpose()?;
     let nano_cpus = options.cpu_percent.map(nano_cpus).transpose()?;
-    if options.pids_limit.is_some_and(|n| n < 1) {
-        return Err(Error::invalid("pids_limit must be at least 1"));
+    if options.pids_limit < 0 {
+        return Err(Error::invalid(
+            "pids_limit must be a number of processes, or 0 for no limit",
+        ));
     }
+    let cap_add = super::hardening::capabilities(&options.cap_add)?;
     let mut labels: HashMap<String, String> = options.labels.iter().cloned().collect();
     labels.insert(labels::MANAGED.into(), "true".into());
     labels.insert(labels::INSTANCE.into(), name.clone());
@@ -98,12 +108,11 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
         init: Some(true),
         memory,
         nano_cpus,
-        pids_limit: options.pids_limit,
         binds: (!binds.is_empty()).then_some(binds),
         devices: (!devices.is_empty()).then_some(devices),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         network_mode: (!network).then(|| "none".to_string()),
-        ..Default::default()
+        ..super::hardening::host_config(options, cap_add)
     };
     let body = sandbox_body(
         &image,
@@ -134,16 +143,16 @@ pub(crate) fn plan_from_inspect(
     let mut labels = config.labels.clone().unwrap_or_default();
     labels.insert(labels::CREATED_AT.into(), now_rfc3339());
     let agent = super::agent::install_from_labels(&labels);
+    let hardening = super::hardening::as_configured(&host);
     let host_config = HostConfig {
         init: Some(agent.is_none()),
         memory: host.memory.filter(|m| *m > 0),
         nano_cpus: host.nano_cpus.filter(|n| *n > 0),
-        pids_limit: host.pids_limit.filter(|n| *n > 0),
         binds: host.binds.filter(|b| !b.is_empty()),
         devices: host.devices.filter(|d| !d.is_empty()),
         port_bindings: host.port_bindings.filter(|p| !p.is_empty()),
         network_mode: host.network_mode.filter(|m| m == "none"),
-        ..Default::default()
+        ..hardening
     };
     let exposed = config.exposed_ports.clone().filter(|p| !p.is_empty());
     let mut body = sandbox_body(&image, labels, exposed, host_config);
@@ -257,9 +266,8 @@ mod tests {
         assert_eq!(hc.memory, Some(64 << 20));
         assert_eq!(hc.nano_cpus, Some(500_000_000));
         assert_eq!(
-            hc.network_mode.as_deref(),
-            Some("none"),
-            "minimal-python: network off"
+            hc.network_mode, None,
+            "a published port needs a network, whatever the profile's default"
         );
         assert_eq!(hc.binds.unwrap(), vec!["/srv/data:/data:rw"]);
         let ports = hc.port_bindings.unwrap();
@@ -301,12 +309,49 @@ mod tests {
             ContainerOptions::default().profile("nope"),
             ContainerOptions::default().volume("relative/path", "/x"),
             ContainerOptions::default().name("no spaces"),
+            ContainerOptions::default().pids_limit(-1),
+            ContainerOptions::default().cap_add("NOT A CAP"),
+            ContainerOptions::default().network(false).port(8080, 80),
         ] {
             assert!(
                 matches!(plan(&o), Err(Error::InvalidArgument { .. })),
                 "{o:?}"
             );
         }
+    }
+
+    #[test]
+    fn sandboxes_are_hardened_unless_loosened() {
+        let hc = plan(&ContainerOptions::default())
+            .unwrap()
+            .body
+            .host_config
+            .unwrap();
+        assert_eq!(hc.network_mode.as_deref(), Some("none"));
+        assert_eq!(hc.cap_drop.unwrap(), vec!["ALL"]);
+        assert_eq!(
+            hc.cap_add.unwrap(),
+            super::super::hardening::KEPT_CAPABILITIES
+        );
+        assert_eq!(hc.security_opt.unwrap(), vec!["no-new-privileges"]);
+        assert_eq!(hc.pids_limit, Some(crate::options::DEFAULT_PIDS_LIMIT));
+        assert_eq!(hc.readonly_rootfs, Some(false));
+        let loose = ContainerOptions::default()
+            .network(true)
+            .cap_add("cap_net_bind_service")
+            .no_new_privileges(false)
+            .pids_limit(0)
+            .read_only(true);
+        let hc = plan(&loose).unwrap().body.host_config.unwrap();
+        assert_eq!(hc.network_mode, None);
+        assert!(hc
+            .cap_add
+            .unwrap()
+            .contains(&"NET_BIND_SERVICE".to_string()));
+        assert_eq!(hc.security_opt, None);
+        assert_eq!(hc.pids_limit, Some(-1));
+        assert_eq!(hc.readonly_rootfs, Some(true));
+        assert!(hc.tmpfs.unwrap().contains_key("/tmp"));
     }
 
     #[test]

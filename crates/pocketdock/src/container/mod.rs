@@ -3,6 +3,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod create;
+pub(crate) mod hardening;
 mod lifecycle;
 
 pub(crate) use lifecycle::STOP_GRACE_SECS;
@@ -123,9 +124,15 @@ pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan)
         let id = engine
             .create_container(&plan.name, &plan.image, plan.body.clone())
             .await?;
+        let read_only = plan
+            .body
+            .host_config
+            .as_ref()
+            .is_some_and(|h| h.readonly_rootfs == Some(true));
         let installed = match &plan.agent {
-            Some(install) => agent::upload(&engine, &id, install).await,
-            None => Ok(()),
+            // A read-only root takes no upload: its agent is mounted from the host directory.
+            Some(install) if !read_only => agent::upload(&engine, &id, install).await,
+            _ => Ok(()),
         };
         if let Err(e) = installed {
             let _ = engine.remove_container(&id, true).await;
@@ -491,27 +498,35 @@ impl Drop for Inner {
         if self.persist || self.shut_down.load(Ordering::SeqCst) {
             return;
         }
-        // A fresh client on the shared runtime, on a thread of its own: this may run inside
-        // or outside any runtime, and the caller's runtime may be shutting down.
         let socket: PathBuf = self.engine.socket_path().to_path_buf();
         let id = self.id.read().unwrap_or_else(|e| e.into_inner()).clone();
         let agent_dir = self.agent.as_ref().map(|a| a.host_dir().to_path_buf());
-        let removal = std::thread::spawn(move || {
-            crate::runtime::shared().block_on(async move {
+        let name = self.name.clone();
+        // A fresh client: the caller's runtime may be shutting down.
+        let removal = async move {
+            let removed = async {
                 let engine = Engine::connect_to(&socket).await?;
-                engine.remove_container(&id, true).await?;
-                if let Some(dir) = agent_dir {
-                    agent::remove_host_dir(&dir);
+                engine.remove_container(&id, true).await
+            };
+            match removed.await {
+                Ok(()) | Err(Error::ContainerNotFound { .. }) => {
+                    if let Some(dir) = agent_dir {
+                        agent::remove_host_dir(&dir);
+                    }
                 }
-                Ok::<(), Error>(())
-            })
-        });
-        match removal.join() {
-            Ok(Ok(())) | Ok(Err(Error::ContainerNotFound { .. })) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(container = %self.name, "removing a dropped sandbox failed: {e}")
+                Err(e) => {
+                    tracing::warn!(container = %name, "removing a dropped sandbox failed: {e}")
+                }
             }
-            Err(_) => tracing::warn!(container = %self.name, "removing a dropped sandbox panicked"),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Inside a runtime (a task dropping the last handle): blocking here could starve
+            // the very workers the removal needs. It runs in the background, counted, so a
+            // program can wait for it (`wait_for_cleanup`).
+            crate::cleanup::spawn(removal);
+        } else {
+            // Plain code: the sandbox is gone when the drop returns.
+            crate::runtime::shared().block_on(removal);
         }
     }
 }

@@ -98,6 +98,15 @@ impl Engine {
                 path: path.to_string(),
             };
         }
+        // Docker takes no archive at all into a read-only root, even for a tmpfs below it.
+        if matches!(&e, BollardError::DockerResponseServerError { message, .. }
+            if message.contains("marked read-only"))
+        {
+            return Error::ReadOnlyFileSystem {
+                container_id: id.to_string(),
+                path: path.to_string(),
+            };
+        }
         errors::map(e, &self.socket_path, Ctx::Container(id))
     }
 }

@@ -317,6 +317,24 @@ impl Engine {
         }
     }
 
+    /// The capabilities a container's processes may hold, where the engine's compat inspect
+    /// does not say: Podman lists its drops relative to its own default set there, so its
+    /// libpod inspect's `EffectiveCaps` is the truth. `None`: read `CapAdd`/`CapDrop`.
+    pub(crate) async fn effective_capabilities(&self, id: &str) -> Result<Option<Vec<String>>> {
+        if self.kind() != EngineKind::Podman {
+            return Ok(None);
+        }
+        let info = self
+            .get_json_at(&format!("/v4.0.0/libpod/containers/{id}/json"))
+            .await?;
+        Ok(info["EffectiveCaps"].as_array().map(|caps| {
+            caps.iter()
+                .filter_map(|c| c.as_str())
+                .map(|c| c.strip_prefix("CAP_").unwrap_or(c).to_string())
+                .collect()
+        }))
+    }
+
     /// The negotiated API version, `major.minor`.
     pub(crate) fn api_version(&self) -> String {
         let v = self.docker.client_version();

@@ -74,8 +74,13 @@ async fn get(
 impl Engine {
     /// `GET /v<version><path_and_query>` → JSON.
     pub(crate) async fn get_json(&self, path_and_query: &str) -> Result<Value> {
-        let path = format!("/v{}{}", self.api_version(), path_and_query);
-        let answer = get(self.socket_path(), &path, PATIENCE).await?;
+        self.get_json_at(&format!("/v{}{}", self.api_version(), path_and_query))
+            .await
+    }
+
+    /// `GET path_and_query` (a full path: Podman's libpod endpoints have versions of their own).
+    pub(crate) async fn get_json_at(&self, path_and_query: &str) -> Result<Value> {
+        let answer = get(self.socket_path(), path_and_query, PATIENCE).await?;
         let value: Value = serde_json::from_slice(&answer.body)
             .map_err(|e| Error::communication(format!("bad JSON from {path_and_query}: {e}")))?;
         if answer.status >= 400 {

@@ -35,8 +35,11 @@ impl Container {
     pub async fn write_file(&self, path: &str, data: impl AsRef<[u8]> + Send) -> Result<()> {
         let bytes: &[u8] = data.as_ref();
         let sb = self.sandbox().await?;
+        let dest = paths::resolve(&sb.workdir, path)?;
+        if sb.read_only {
+            return self.write_by_command(&dest, bytes).await;
+        }
         let result = async {
-            let dest = paths::resolve(&sb.workdir, path)?;
             let plan = plan::plan(&sb, &dest, Incoming::File).await?;
             let owner = sb.owner().await?;
             upload::write_bytes(&sb, &plan, owner, bytes).await
@@ -44,12 +47,66 @@ impl Container {
         sb.explained(result.await).await
     }
 
+    /// Reads a file through a command, as the sandbox's user (see [`Sandbox::read_only`]).
+    async fn read_by_command(&self, path: &str) -> Result<Vec<u8>> {
+        let r = self
+            .command_argv([
+                "sh",
+                "-c",
+                r#"[ -d "$1" ] && exit 21; exec cat -- "$1""#,
+                "sh",
+                path,
+            ])
+            .max_output(usize::MAX)
+            .run()
+            .await?;
+        match r.exit_code {
+            0 => Ok(r.stdout_bytes().to_vec()),
+            21 => Err(Error::invalid(format!("{path} is a directory"))),
+            _ if r.stderr.contains("No such file") => Err(Error::FileNotFound {
+                container_id: self.id(),
+                path: path.to_string(),
+            }),
+            _ => Err(Error::Container {
+                container_id: self.id(),
+                detail: format!("reading {path}: {}", r.stderr.trim()),
+            }),
+        }
+    }
+
+    /// Writes a file as the sandbox's user, through a command (see [`Sandbox::read_only`]). The file appears whole or not at all (a temporary name, then a rename).
+    async fn write_by_command(&self, dest: &str, bytes: &[u8]) -> Result<()> {
+        const SCRIPT: &str = r#"mkdir -p -- "$(dirname -- "$1")" && tmp="$1.pocketdock-$$" && cat > "$tmp" && mv -f -- "$tmp" "$1" || { rm -f -- "$tmp"; exit 1; }"#;
+        let r = self
+            .command_argv(["sh", "-c", SCRIPT, "sh", dest])
+            .stdin(bytes.to_vec())
+            .run()
+            .await?;
+        if r.ok() {
+            return Ok(());
+        }
+        Err(if r.stderr.contains("Read-only file system") {
+            Error::ReadOnlyFileSystem {
+                container_id: self.id(),
+                path: dest.to_string(),
+            }
+        } else {
+            Error::Container {
+                container_id: self.id(),
+                detail: format!("writing {dest}: {}", r.stderr.trim()),
+            }
+        })
+    }
+
     /// The content of the file at `path` (a symlink is followed). A missing file is
     /// [`Error::FileNotFound`].
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         let sb = self.sandbox().await?;
+        let path = paths::resolve(&sb.workdir, path)?;
+        if sb.read_only {
+            return self.read_by_command(&path).await;
+        }
         let result = async {
-            let path = paths::resolve(&sb.workdir, path)?;
             let (fetch, stat) = sb.followed(&path).await?;
             if stat.is_dir {
                 return Err(Error::invalid(format!("{path} is a directory")));
@@ -136,6 +193,9 @@ impl Container {
             id,
             workdir: config.working_dir.unwrap_or_default(),
             user,
+            read_only: info
+                .host_config
+                .is_some_and(|h| h.readonly_rootfs == Some(true)),
         })
     }
 }
@@ -148,6 +208,8 @@ struct Sandbox {
     workdir: String,
     /// The configured `user[:group]`.
     user: String,
+    /// A read-only root: Docker's archive API neither takes files into it nor sees its tmpfs.
+    read_only: bool,
 }
 
 impl Sandbox {

@@ -8,6 +8,7 @@ mod blocking;
 mod commands;
 mod detached;
 mod files;
+mod hardening;
 mod images;
 mod lifecycle;
 mod persistence;
@@ -57,6 +58,7 @@ fn main() {
         detached::cases(),
         images::cases(),
         files::cases(),
+        hardening::cases(),
         lifecycle::cases(),
         resources::cases(),
         persistence::cases(),
@@ -87,6 +89,8 @@ fn main() {
     }
     let conclusion = libtest_mimic::run(&args, trials);
     support::remove_shared_sandboxes();
+    // Handles dropped inside a runtime are removed in the background: let that finish.
+    pocketdock::wait_for_cleanup(std::time::Duration::from_secs(60));
     let mut leaked = false;
     for engine in &engines {
         let left = engine.leftover_test_containers();

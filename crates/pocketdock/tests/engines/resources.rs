@@ -175,7 +175,7 @@ fn unknown_profile_lists_the_known_ones(e: &TestEngine) {
 }
 
 fn info_reports_a_running_container(e: &TestEngine) {
-    let c = create_new_container(e.options().mem_limit("128m")).unwrap();
+    let c = create_new_container(e.options().mem_limit("128m").network(true)).unwrap();
     let p = c.command("sleep 300").spawn().unwrap();
     let info = c.info().unwrap();
     assert_eq!(info.status, "running");
