@@ -151,9 +151,49 @@ pub struct CreateArgs {
     /// Project the sandbox belongs to (default: the current project).
     #[arg(long)]
     pub project: Option<String>,
+    #[command(flatten)]
+    pub hardening: HardeningArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Loosening the sandbox's hardened defaults (`info` shows what is in force).
+#[derive(Debug, Args)]
+pub struct HardeningArgs {
+    /// Give the sandbox a network (default: none, unless ports are published or the profile's
+    /// default is on).
+    #[arg(long)]
+    pub network: bool,
+    /// A read-only root file system, with a writable tmpfs at /tmp.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Most processes at once (default 512; 0: no limit).
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<i64>,
+    /// Keep one more Linux capability (repeatable), e.g. NET_BIND_SERVICE.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Let programs gain privileges through setuid binaries (no `no-new-privileges`).
+    #[arg(long)]
+    pub allow_new_privileges: bool,
+}
+
+impl HardeningArgs {
+    pub fn apply(self, mut options: pocketdock::ContainerOptions) -> pocketdock::ContainerOptions {
+        if self.network {
+            options = options.network(true);
+        }
+        if let Some(n) = self.pids_limit {
+            options = options.pids_limit(n);
+        }
+        for cap in self.cap_add {
+            options = options.cap_add(cap);
+        }
+        options
+            .read_only(self.read_only)
+            .no_new_privileges(!self.allow_new_privileges)
+    }
 }
 
 fn parse_port_pair(s: &str) -> Result<(u16, u16), String> {
@@ -335,6 +375,8 @@ pub struct ExecArgs {
     /// Print one JSON object with the result instead of streaming the output.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub hardening: HardeningArgs,
     #[command(flatten)]
     pub options: CommandOptions,
     /// One ARG: a shell command line (`sh -c`). Two or more: an argv, passed exactly.

@@ -46,6 +46,7 @@ pub fn info(i: &pocketdock::ContainerInfo) -> Value {
         "ports": i.ports.iter().map(|(h, c)| (h.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
         "processes": i.processes.iter().map(|p| json!({"pid": p.pid, "user": p.user, "command": p.command})).collect::<Vec<_>>(),
         "transport": i.transport.to_string(),
+        "hardening": i.hardening,
     })
 }
 

@@ -128,9 +128,43 @@ fn run_passes_an_argv_exactly_and_its_options() {
         let v = json(&socket, &["info", &s.name, "--json"]);
         let expected = match std::env::var("POCKETDOCK_TRANSPORT").as_deref() {
             Ok("exec") => "engine-exec",
+            Ok("bridge") => "agent-bridge",
             _ => "agent",
         };
         assert_eq!(v["transport"], expected);
+    }
+}
+
+#[test]
+fn hardening_is_the_default_and_flags_loosen_it() {
+    for (_, socket) in engines() {
+        let strict = Sandbox::create(&socket, &[]);
+        let h = json(&socket, &["info", &strict.name, "--json"]);
+        assert_eq!(h["network"], false, "{h}");
+        assert_eq!(h["hardening"]["no_new_privileges"], true, "{h}");
+        assert_eq!(h["hardening"]["pids_limit"], 512, "{h}");
+        assert_eq!(h["hardening"]["read_only"], false, "{h}");
+        let loose = Sandbox::create(
+            &socket,
+            &[
+                "--network",
+                "--read-only",
+                "--pids-limit",
+                "100",
+                "--cap-add",
+                "MKNOD",
+                "--allow-new-privileges",
+            ],
+        );
+        let h = json(&socket, &["info", &loose.name, "--json"]);
+        let caps = h["hardening"]["capabilities"].as_array().unwrap();
+        assert!(caps.iter().any(|c| c == "MKNOD"), "{h}");
+        assert_eq!(h["hardening"]["no_new_privileges"], false, "{h}");
+        assert_eq!(h["hardening"]["pids_limit"], 100, "{h}");
+        assert_eq!(h["hardening"]["read_only"], true, "{h}");
+        assert_eq!(h["network"], true, "{h}");
+        let text = stdout(&run(&socket, &["info", &loose.name]));
+        assert!(text.contains("pids 100; read-only root"), "{text}");
     }
 }
 

@@ -18,7 +18,9 @@ pub fn create(
     socket: Option<&Path>,
     printer: Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let mut options = ContainerOptions::default().persist(args.persist);
+    let mut options = args
+        .hardening
+        .apply(ContainerOptions::default().persist(args.persist));
     if let Some(image) = args.image {
         options = options.image(image);
     }
@@ -226,6 +228,7 @@ pub fn info(args: InfoArgs, socket: Option<&Path>, printer: Printer) -> anyhow::
             },
         ),
         ("Ports", ports),
+        ("Hardening", hardening(&i.hardening)),
     ]);
     if !i.processes.is_empty() {
         printer.line("");
@@ -250,4 +253,24 @@ pub fn seconds(s: f64) -> anyhow::Result<Duration> {
 fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]
+}
+
+/// `caps CHOWN,KILL; no-new-privileges; pids 512; read-only root`
+fn hardening(h: &pocketdock::Hardening) -> String {
+    let mut parts = vec![if h.capabilities_dropped {
+        format!("caps {}", h.capabilities.join(","))
+    } else {
+        "the engine's default capabilities".to_string()
+    }];
+    if h.no_new_privileges {
+        parts.push("no-new-privileges".into());
+    }
+    parts.push(match h.pids_limit {
+        Some(n) => format!("pids {n}"),
+        None => "no pids limit".into(),
+    });
+    if h.read_only {
+        parts.push("read-only root".into());
+    }
+    parts.join("; ")
 }

@@ -13,9 +13,11 @@ use crate::printer::Printer;
 
 pub fn exec(args: ExecArgs, socket: Option<&Path>, printer: Printer) -> anyhow::Result<ExitStatus> {
     let timeout = seconds(args.timeout)?;
-    let mut options = ContainerOptions::default()
-        .image(&args.image)
-        .timeout(timeout);
+    let mut options = args.hardening.apply(
+        ContainerOptions::default()
+            .image(&args.image)
+            .timeout(timeout),
+    );
     if let Some(socket) = socket {
         options = options.socket_path(socket);
     }
