@@ -229,6 +229,10 @@ async def create_new_container(  # noqa: PLR0913
     socket_path: Optional[PathLike] = None,
     network: Optional[bool] = None,
     labels: Optional[Mapping[str, str]] = None,
+    read_only: bool = False,
+    pids_limit: Optional[int] = None,
+    cap_add: Optional[Sequence[str]] = None,
+    no_new_privileges: bool = True,
 ) -> AsyncContainer:
     """Create and start a new container, returning an async handle.
 
@@ -246,8 +250,13 @@ async def create_new_container(  # noqa: PLR0913
         devices: Host devices to pass through (``["/dev/ttyUSB0"]``).
         ports: ``{host_port: container_port}`` TCP port mappings.
         socket_path: Engine socket. Default: ``POCKETDOCK_SOCKET``, then auto-detection.
-        network: Give the sandbox a network (or none), overriding the profile's default.
+        network: Give the sandbox a network (or none). Default: none, unless *ports* are
+            published or the profile's default is on.
         labels: Extra engine labels for the container, beside pocketdock's own.
+        read_only: A read-only root file system, with a writable tmpfs at ``/tmp``.
+        pids_limit: Most processes at once (default 512; ``0``: no limit).
+        cap_add: Linux capabilities to keep beyond the few every sandbox keeps.
+        no_new_privileges: Bar gaining privileges through setuid binaries (default ``True``).
 
     """
     kw = create_kwargs(
@@ -265,5 +274,9 @@ async def create_new_container(  # noqa: PLR0913
         socket_path=socket_path,
         network=network,
         labels=labels,
+        read_only=read_only,
+        pids_limit=pids_limit,
+        cap_add=cap_add,
+        no_new_privileges=no_new_privileges,
     )
     return AsyncContainer(await _native.create_container(True, **kw))

@@ -119,6 +119,10 @@ def create_container(
     socket_path: Optional[str] = None,
     network: Optional[bool] = None,
     labels: Sequence[Tuple[str, str]] = ...,
+    read_only: bool = False,
+    pids_limit: Optional[int] = None,
+    cap_add: Sequence[str] = ...,
+    no_new_privileges: bool = True,
 ) -> Any: ...
 def resume_container(aio: bool, name: str, socket_path: Optional[str] = None) -> Any: ...
 def list_containers(aio: bool, project: Optional[str] = None, socket_path: Optional[str] = None) -> Any: ...

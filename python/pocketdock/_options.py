@@ -43,10 +43,16 @@ def create_kwargs(  # noqa: PLR0913
     socket_path: Optional[PathLike],
     network: Optional[bool],
     labels: Optional[Mapping[str, str]],
+    read_only: bool = False,
+    pids_limit: Optional[int] = None,
+    cap_add: Optional[Sequence[str]] = None,
+    no_new_privileges: bool = True,
 ) -> Dict[str, Any]:
     """The keyword arguments of ``_native.create_container``."""
     if devices is not None and isinstance(devices, (str, bytes)):
         raise TypeError("devices must be a list of device paths, not a string")
+    if cap_add is not None and isinstance(cap_add, (str, bytes)):
+        raise TypeError("cap_add must be a list of capability names, not a string")
     return {
         # The default image is not "explicit": a profile may then choose the image.
         "image": None if image == DEFAULT_IMAGE else image,
@@ -63,6 +69,10 @@ def create_kwargs(  # noqa: PLR0913
         "socket_path": _path(socket_path),
         "network": network,
         "labels": [(str(k), str(v)) for k, v in _pairs("labels", labels)],
+        "read_only": bool(read_only),
+        "pids_limit": None if pids_limit is None else int(pids_limit),
+        "cap_add": [str(c) for c in (cap_add or [])],
+        "no_new_privileges": bool(no_new_privileges),
     }
 
 

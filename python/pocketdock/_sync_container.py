@@ -379,6 +379,10 @@ def create_new_container(  # noqa: PLR0913
     socket_path: Optional[PathLike] = None,
     network: Optional[bool] = None,
     labels: Optional[Mapping[str, str]] = None,
+    read_only: bool = False,
+    pids_limit: Optional[int] = None,
+    cap_add: Optional[Sequence[str]] = None,
+    no_new_privileges: bool = True,
 ) -> Container:
     """Create and start a new container, returning a blocking handle.
 
@@ -399,5 +403,9 @@ def create_new_container(  # noqa: PLR0913
         socket_path=socket_path,
         network=network,
         labels=labels,
+        read_only=read_only,
+        pids_limit=pids_limit,
+        cap_add=cap_add,
+        no_new_privileges=no_new_privileges,
     )
     return Container(_native.create_container(False, **kw))

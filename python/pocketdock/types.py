@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = ["ContainerInfo", "ContainerListItem", "DoctorReport", "ExecResult", "StreamChunk"]
 
@@ -33,8 +33,11 @@ class ContainerInfo:
     ip_address: str = ""
     ports: Dict[int, int] = dataclasses.field(default_factory=dict)
     processes: Tuple[Dict[str, str], ...] = ()
-    #: How commands reach the sandbox: ``"agent"`` or ``"engine-exec"``.
+    #: How commands reach the sandbox: ``"agent"``, ``"agent-bridge"`` or ``"engine-exec"``.
     transport: str = "engine-exec"
+    #: What is in force: ``capabilities_dropped``, ``capabilities``, ``no_new_privileges``,
+    #: ``pids_limit`` (``None``: no limit), ``read_only``.
+    hardening: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

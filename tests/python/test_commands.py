@@ -14,7 +14,9 @@ from pocketdock import async_
 
 
 def expected_transport() -> str:
-    return "engine-exec" if os.environ.get("POCKETDOCK_TRANSPORT") == "exec" else "agent"
+    return {"exec": "engine-exec", "bridge": "agent-bridge"}.get(
+        os.environ.get("POCKETDOCK_TRANSPORT", ""), "agent"
+    )
 
 
 def test_the_sandbox_reports_its_transport(c: pocketdock.Container) -> None:

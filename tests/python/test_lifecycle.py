@@ -62,6 +62,16 @@ def test_shutdown_is_quick_removes_and_is_idempotent(engine: Engine, make_contai
     c.shutdown(force=True)
 
 
+def test_run_after_shutdown_raises_container_not_found(make_container: Any) -> None:
+    # The reference's own test: programs written for it catch ContainerNotFound here.
+    c = make_container()
+    c.shutdown()
+    with pytest.raises(pocketdock.ContainerNotFound):
+        c.run("echo hi")
+    with pytest.raises(pocketdock.ContainerNotFound):
+        c.write_file("/tmp/x", "x")
+
+
 def test_context_manager_and_dropped_handles_remove_the_container(engine: Engine) -> None:
     with pocketdock.create_new_container(socket_path=engine.socket, labels=TEST_LABELS) as c:
         assert c.run("echo in").stdout == "in\n"

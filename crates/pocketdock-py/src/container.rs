@@ -40,7 +40,8 @@ pub(crate) struct CommandExtra {
 #[pyfunction]
 #[pyo3(signature = (aio, *, image=None, name=None, timeout=None, mem_limit=None, cpu_percent=None,
     persist=false, volumes=Vec::new(), project=None, profile=None, devices=Vec::new(),
-    ports=Vec::new(), socket_path=None, network=None, labels=Vec::new()))]
+    ports=Vec::new(), socket_path=None, network=None, labels=Vec::new(), read_only=false,
+    pids_limit=None, cap_add=Vec::new(), no_new_privileges=true))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_container(
     py: Python<'_>,
@@ -59,8 +60,21 @@ pub(crate) fn create_container(
     socket_path: Option<PathBuf>,
     network: Option<bool>,
     labels: Vec<(String, String)>,
+    read_only: bool,
+    pids_limit: Option<i64>,
+    cap_add: Vec<String>,
+    no_new_privileges: bool,
 ) -> PyResult<Py<PyAny>> {
-    let mut o = ContainerOptions::default().persist(persist);
+    let mut o = ContainerOptions::default()
+        .persist(persist)
+        .read_only(read_only)
+        .no_new_privileges(no_new_privileges);
+    if let Some(n) = pids_limit {
+        o = o.pids_limit(n);
+    }
+    for cap in cap_add {
+        o = o.cap_add(cap);
+    }
     if let Some(image) = image {
         o = o.image(image);
     }

@@ -76,6 +76,14 @@ pub(crate) fn container_info(py: Python<'_>, info: ContainerInfo) -> PyResult<Py
     kw.set_item("network", info.network)?;
     kw.set_item("ip_address", &info.ip_address)?;
     kw.set_item("transport", info.transport.to_string())?;
+    let h = &info.hardening;
+    let hardening = PyDict::new(py);
+    hardening.set_item("capabilities_dropped", h.capabilities_dropped)?;
+    hardening.set_item("capabilities", h.capabilities.clone())?;
+    hardening.set_item("no_new_privileges", h.no_new_privileges)?;
+    hardening.set_item("pids_limit", h.pids_limit)?;
+    hardening.set_item("read_only", h.read_only)?;
+    kw.set_item("hardening", hardening)?;
     kw.set_item("ports", PyDict::from_sequence(&ports(py, &info)?)?)?;
     let processes = info
         .processes

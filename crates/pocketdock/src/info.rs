@@ -57,6 +57,7 @@ const PS: &str = "exec ps -eo pid=,user=,args=";
 impl Container {
     /// State and resource usage of the container.
     pub async fn info(&self) -> Result<ContainerInfo> {
+        self.ensure_not_removed()?;
         let id = self.id();
         let engine = self.engine();
         let inspect = engine

@@ -69,6 +69,9 @@ pub(crate) struct Inner {
     sessions: SessionRegistry,
     /// Shut down (or removed) through us: nothing left for `Drop` to do.
     shut_down: AtomicBool,
+    /// This handle's own `shutdown` removed the container: later calls are "not found" (as
+    /// with the reference), not "removed behind our back".
+    removed: AtomicBool,
     /// The sandbox's agent, if it has one.
     agent: Option<agent::AgentLink>,
     /// Who commands run as when they name nobody (engine execs must say so: the container's
@@ -201,6 +204,7 @@ impl Container {
                 callbacks: Callbacks::default(),
                 sessions: SessionRegistry::default(),
                 shut_down: AtomicBool::new(false),
+                removed: AtomicBool::new(false),
                 agent: agent::install_from_labels(labels).map(agent::AgentLink::new),
                 command_user: labels.get(labels::USER).cloned(),
             }),
@@ -398,6 +402,20 @@ impl Container {
 
     pub(crate) fn mark_shut_down(&self) {
         self.inner.shut_down.store(true, Ordering::SeqCst);
+        if !self.persist() {
+            self.inner.removed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// `ContainerNotFound` once this handle's own shutdown removed the container.
+    pub(crate) fn ensure_not_removed(&self) -> Result<()> {
+        if self.inner.removed.load(Ordering::SeqCst) {
+            return Err(Error::ContainerNotFound {
+                container_id: self.id(),
+                detail: "it was shut down and removed".into(),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn weak(&self) -> std::sync::Weak<Inner> {
@@ -417,6 +435,7 @@ impl Container {
         timeout: Option<Duration>,
         keep_stdin: bool,
     ) -> Result<Execution> {
+        self.ensure_not_removed()?;
         let id = self.id();
         let started = tokio::time::Instant::now();
         let exec = self.exec_spec(spec, timeout, keep_stdin);
@@ -449,6 +468,7 @@ impl Container {
     /// A command with no deadline and no kill on drop, for callers that own its whole life
     /// (sessions, terminals): over the agent where there is one, else the engine's exec.
     pub(crate) async fn open_handle(&self, mut spec: ExecSpec) -> Result<Box<dyn ExecHandle>> {
+        self.ensure_not_removed()?;
         if spec.user.is_none() {
             spec.user = self.command_user().map(str::to_string);
         }

@@ -169,6 +169,7 @@ impl Container {
     /// The container, checked to be running: the archive endpoint serves stopped containers
     /// too, but a sandbox's files are only reachable while it runs, as its commands are.
     async fn sandbox(&self) -> Result<Sandbox> {
+        self.ensure_not_removed()?;
         let id = self.id().to_string();
         let engine = self.engine().clone();
         let info = engine

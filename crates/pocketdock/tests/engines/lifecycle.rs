@@ -20,6 +20,7 @@ pub fn cases() -> Vec<Case> {
         persistent_container_is_only_stopped,
         stopped_container_gives_container_not_running,
         external_removal_gives_container_gone,
+        after_its_own_shutdown_a_handle_finds_nothing,
         removal_during_a_run_gives_container_gone,
         nonexistent_image_gives_image_not_found,
         engine_down_gives_socket_connection_error,
@@ -143,6 +144,23 @@ fn stopped_container_gives_container_not_running(e: &TestEngine) {
     assert!(matches!(err, Error::ContainerNotRunning { .. }), "{err:?}");
     assert!(err.is_container_error());
     assert_eq!(err.container_id(), Some(c.id().as_str()));
+}
+
+fn after_its_own_shutdown_a_handle_finds_nothing(e: &TestEngine) {
+    let c = e.sandbox();
+    let id = c.id();
+    c.shutdown(false).unwrap();
+    // As the reference: not found (ContainerGone is for removal behind our back).
+    for err in [
+        c.run("true").unwrap_err(),
+        c.command("true").spawn().unwrap_err(),
+        c.session().unwrap_err(),
+        c.write_file("/tmp/x", "x").unwrap_err(),
+        c.info().unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::ContainerNotFound { .. }), "{err:?}");
+        assert_eq!(err.container_id(), Some(id.as_str()));
+    }
 }
 
 fn external_removal_gives_container_gone(e: &TestEngine) {
