@@ -5,6 +5,7 @@
 #   scripts/engines.sh up        install + start both engines + build/import the image
 #   scripts/engines.sh env       print the exports the test suite reads
 #   scripts/engines.sh down      stop the engines this script started
+#   scripts/engines.sh rootless-up   a normal user with rootless Podman and the images
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,24 +45,38 @@ install_packages() {
   fi
 }
 
-configure_podman() {
-  # crun refuses this VM's hybrid cgroups; podman's default rlimits exceed the hard limits here.
-  mkdir -p /etc/containers
-  if ! grep -q 'pocketdock' /etc/containers/containers.conf 2>/dev/null; then
-    cat >/etc/containers/containers.conf <<'CONF'
-# written by pocketdock scripts/engines.sh
+# crun refuses this VM's hybrid cgroups; podman's default rlimits exceed the hard limits here.
+# nproc ($1) counts every process and thread of one host uid: rootful, all sandboxes' processes
+# of one user together (their pids cgroups are the real guard), so it is generous; rootless on
+# cgroup v1 no pids limit can be set, and it is the only guard against a fork bomb taking the
+# host's last PIDs, so it is tight there (the user's service, conmons, agents and shims fit).
+podman_conf() {
+  cat <<CONF
+# written by pocketdock scripts/engines.sh (v2)
 [containers]
-default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
+default_ulimits = ["nofile=20000:20000", "nproc=$1:$1"]
 init_path = "/usr/bin/catatonit"
 [engine]
 runtime = "runc"
 CONF
+}
+
+configure_podman() {
+  mkdir -p /etc/containers
+  if ! grep -q 'pocketdock scripts/engines.sh (v2)' /etc/containers/containers.conf 2>/dev/null; then
+    podman_conf 65536 >/etc/containers/containers.conf
+    # A service started under the old settings keeps them: start it again.
+    if answers "$podman_sock"; then
+      [ -f "$state/podman.pid" ] && kill "$(cat "$state/podman.pid")" 2>/dev/null || true
+      pkill -f "podman system service --time=0 unix://$podman_sock" 2>/dev/null || true
+      for _ in $(seq 50); do answers "$podman_sock" || break; sleep 0.1; done
+    fi
   fi
 }
 
 start_podman() {
-  answers "$podman_sock" && return 0
   configure_podman
+  answers "$podman_sock" && return 0
   mkdir -p "$(dirname "$podman_sock")" "$state"
   rm -f "$podman_sock"
   log "starting podman service on $podman_sock"
@@ -91,8 +106,11 @@ build_rootfs() {
     mv "$tar.partial" "$tar"
   fi
   local bb="$cache/images/busybox.tar"
+  # An earlier build's tar had a 0700 root directory: build it again.
+  if [ -s "$bb" ] && tar -tvf "$bb" ./ 2>/dev/null | grep -q '^drwx------'; then rm -f "$bb"; fi
   if [ ! -s "$bb" ]; then
     local root; root=$(mktemp -d)
+    chmod 755 "$root" # mktemp's 0700 would become the image's /, which rootless engines enforce
     mkdir -p "$root/bin" "$root/tmp" "$root/home/sandbox" "$root/etc" "$root/proc" "$root/dev" "$root/sys"
     cp /bin/busybox "$root/bin/busybox"
     for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
@@ -131,6 +149,37 @@ up() {
   log "ready: podman $podman_sock, docker $docker_sock"
 }
 
+# Rootless Podman as a normal user, the usual setup on a developer's machine: the user's own
+# storage, images and API service (container root is the user; other uids are subordinate).
+rootless_user=pocketdock-tester
+rootless_run=/tmp/$rootless_user-run
+rootless_sock=$rootless_run/podman/podman.sock
+
+as_user() { su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$rootless_run; $*"; }
+
+rootless_up() {
+  id "$rootless_user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$rootless_user"
+  for f in /etc/subuid /etc/subgid; do
+    grep -q "^$rootless_user:" "$f" 2>/dev/null || echo "$rootless_user:200000:65536" >>"$f"
+  done
+  chmod 666 /dev/net/tun # root-only here: slirp4netns, run by the user, needs it
+  install -d -m 700 -o "$rootless_user" "$rootless_run" "$rootless_run/podman"
+  local home; home=$(getent passwd "$rootless_user" | cut -d: -f6)
+  install -d -o "$rootless_user" "$home/.config" "$home/.config/containers"
+  podman_conf 4096 >"$home/.config/containers/containers.conf"
+  chown "$rootless_user" "$home/.config/containers/containers.conf"
+  if ! answers "$rootless_sock"; then
+    log "starting $rootless_user's rootless podman service on $rootless_sock"
+    as_user "setsid podman system service --time=0 unix://$rootless_sock >$rootless_run/podman.log 2>&1 </dev/null &"
+    wait_for "$rootless_sock" 30
+  fi
+  for pair in "$image:minimal-python" "$busybox_image:busybox"; do
+    local tag=${pair%:*} tar=$cache/images/${pair##*:}.tar
+    import_image "$rootless_sock" "$tag" "$tar"
+  done
+  log "ready: $rootless_user's rootless podman on $rootless_sock"
+}
+
 env_() {
   echo "export POCKETDOCK_TEST_PODMAN_SOCKET=$podman_sock"
   echo "export POCKETDOCK_TEST_DOCKER_SOCKET=$docker_sock"
@@ -145,6 +194,9 @@ down() {
 
 case "${1:-up}" in
   up) up ;;
+  rootless-up) rootless_up ;;
+  rootless-user) echo "$rootless_user" ;;
+  rootless-socket) echo "$rootless_sock" ;;
   env) env_ ;;
   down) down ;;
   *) echo "usage: $0 up|env|down" >&2; exit 2 ;;

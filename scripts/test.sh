@@ -2,21 +2,25 @@
 # The whole test suite, on a fresh machine of this kind: starts both engines (installing them if
 # missing), checks formatting and lints, runs unit, engine and CLI tests against Podman AND
 # Docker with every transport (the in-sandbox agent over its socket, the agent through its
-# engine-exec bridge, and the engine's exec), runs the
+# engine-exec bridge, and the engine's exec) and as a normal user against rootless Podman, runs the
 # quickstart demo on each, and fails if any pocketdock container is left over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/engines.sh up
+scripts/engines.sh rootless-up
 eval "$(scripts/engines.sh env)"
 export POCKETDOCK_TEST_ENGINES=podman,docker
+rootless_user=$(scripts/engines.sh rootless-user)
+rootless_sock=$(scripts/engines.sh rootless-socket)
+all_sockets=("$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET" "$rootless_sock")
 
 step() { printf '\n== %s\n' "$*"; }
 
 # Test containers of an earlier run that was killed mid-way would fail this run's leak checks.
 step "removing leftovers of earlier test runs"
 test_filter='%7B%22label%22%3A%5B%22pocketdock.test%3D1%22%5D%7D'
-for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
+for sock in "${all_sockets[@]}"; do
   ids=$(curl -sf --unix-socket "$sock" "http://d/containers/json?all=1&filters=$test_filter" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))')
   for id in $ids; do curl -sf -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1" >/dev/null || true; done
   echo "$sock: $(echo $ids | wc -w) removed"
@@ -36,6 +40,18 @@ POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock-cli
 step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
 POCKETDOCK_TRANSPORT=bridge cargo test --locked -p pocketdock --test engines
 
+step "engine tests as a normal user against that user's rootless Podman (the agent)"
+# The test binary cargo built, run as the user: their own service, storage and images.
+engines_bin=$(cargo test --locked -p pocketdock --test engines --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "engines":
+        print(m["executable"])')
+su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$(dirname "$(dirname "$rootless_sock")") \
+  POCKETDOCK_TEST_ENGINES=podman POCKETDOCK_TEST_PODMAN_SOCKET=$rootless_sock POCKETDOCK_TEST_ROOTLESS=1
+  cd /tmp && exec $engines_bin"
+
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
   POCKETDOCK_SOCKET=$sock cargo run --quiet --locked --example quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
@@ -50,7 +66,7 @@ scripts/test-python.sh
 step "no pocketdock containers left behind"
 leaks=0
 filter='%7B%22label%22%3A%5B%22pocketdock.managed%3Dtrue%22%5D%7D'
-for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
+for sock in "${all_sockets[@]}"; do
   # grep finds nothing in the good case: that must not end the script (pipefail).
   left=$(curl -sf --unix-socket "$sock" "http://d/containers/json?all=1&filters=$filter" | { grep -o '"Id"' || true; } | wc -l)
   echo "$sock: $left left"

@@ -21,6 +21,10 @@ pub fn main(args: &[String]) -> i32 {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--user" => default_user = it.next().cloned().unwrap_or_default(),
+            "--pids-limit" => {
+                let limit = it.next().and_then(|n| n.parse().ok());
+                crate::shim::set_process_limit(limit.filter(|_| !pids_cgroup_limited()));
+            }
             "--" => {
                 entrypoint = it.by_ref().cloned().collect();
             }
@@ -105,4 +109,13 @@ fn listen() -> std::io::Result<tokio::net::UnixListener> {
     // than the client, so the socket itself is open. Clients prove the key before anything.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
     Ok(listener)
+}
+
+/// Whether a pids cgroup bounds this sandbox. Rootless Podman on cgroup v1 accepts a pids
+/// limit and applies none: there the agent's own limit on commands is the only bound.
+fn pids_cgroup_limited() -> bool {
+    ["/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .any(|max| max.trim().parse::<u64>().is_ok())
 }

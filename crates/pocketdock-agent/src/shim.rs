@@ -21,6 +21,14 @@ use crate::users::{self, Identity};
 pub const PRIVATE_ENV: &[&str] = &["POCKETDOCK_AGENT_USER"];
 /// Where the shim's control socket is, in the shim.
 const CONTROL_FD: i32 = 3;
+/// Processes per user for commands, where no pids cgroup bounds the sandbox (0: none).
+static PROCESS_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the limit [`PROCESS_LIMIT`] describes (once, at start).
+pub fn set_process_limit(limit: Option<u64>) {
+    PROCESS_LIMIT.store(limit.unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Open files per command.
 const NOFILE: libc::rlim_t = 4096;
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -40,6 +48,7 @@ pub struct Prepared {
     groups: Vec<libc::gid_t>,
     terminal: bool,
     program: String,
+    process_limit: libc::rlim_t,
 }
 
 /// Resolves the user, the program's search path and the environment. What makes the start
@@ -97,6 +106,7 @@ fn prepare_or_fail(spawn: &Spawn) -> Result<Prepared, (i32, String)> {
         groups: id.groups.clone(),
         terminal: spawn.pty.is_some(),
         program: program.clone(),
+        process_limit: PROCESS_LIMIT.load(std::sync::atomic::Ordering::SeqCst),
     })
 }
 
@@ -245,8 +255,17 @@ unsafe fn command_child(
 ) -> i32 {
     // The agent ignores SIGPIPE; a command must not inherit that.
     libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    // Sandbox limits (only ever lowered): open files, and no core dumps.
-    for (resource, most) in [(libc::RLIMIT_NOFILE, NOFILE), (libc::RLIMIT_CORE, 0)] {
+    // Sandbox limits (only ever lowered): open files, no core dumps, and processes where no
+    // cgroup bounds them (RLIMIT_NPROC counts the user's processes, so a fork bomb stops).
+    let processes = match p.process_limit {
+        0 => libc::RLIM_INFINITY,
+        n => n,
+    };
+    for (resource, most) in [
+        (libc::RLIMIT_NOFILE, NOFILE),
+        (libc::RLIMIT_CORE, 0),
+        (libc::RLIMIT_NPROC, processes),
+    ] {
         let mut limit: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(resource, &mut limit) == 0 {
             limit.rlim_max = limit.rlim_max.min(most);

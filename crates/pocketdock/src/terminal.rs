@@ -43,6 +43,7 @@ impl TerminalOutput {
         Ok(match self.0.exit_status().await? {
             ExitStatus::Code(code) => code,
             ExitStatus::Signal(signal) => 128 + i64::from(signal),
+            ExitStatus::Lost => 128 + 9,
             ExitStatus::TimedOut => -1,
         })
     }

@@ -69,8 +69,14 @@ pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Resul
         "init".into(),
         "--user".into(),
         image.user.clone(),
-        "--".into(),
     ];
+    // Where the engine cannot enforce it (rootless Podman on cgroup v1), the agent bounds
+    // the processes of commands itself.
+    let pids_limit = body.host_config.as_ref().and_then(|h| h.pids_limit);
+    if let Some(n) = pids_limit.filter(|n| *n > 0) {
+        entrypoint.extend(["--pids-limit".to_string(), n.to_string()]);
+    }
+    entrypoint.push("--".into());
     entrypoint.extend(image.entrypoint);
     entrypoint.extend(image.cmd);
     body.entrypoint = Some(entrypoint);

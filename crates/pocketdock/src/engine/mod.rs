@@ -269,18 +269,27 @@ impl Engine {
 
     /// Commits the container's filesystem as `repo:tag`; returns the image id.
     pub(crate) async fn commit(&self, id: &str, repo: &str, tag: &str) -> Result<String> {
-        let opts = bollard::query_parameters::CommitContainerOptions {
+        let opts = |pause| bollard::query_parameters::CommitContainerOptions {
             container: Some(id.to_string()),
             repo: Some(repo.to_string()),
             tag: Some(tag.to_string()),
-            pause: true,
+            pause,
             ..Default::default()
         };
-        let created = self
-            .docker
-            .commit_container(opts, bollard::models::ContainerConfig::default())
-            .await
-            .map_err(|e| self.fail(e, Ctx::Container(id)))?;
+        let commit = |pause| {
+            self.docker
+                .commit_container(opts(pause), bollard::models::ContainerConfig::default())
+        };
+        let created = match commit(true).await {
+            // Rootless Podman on cgroup v1 cannot freeze a container: commit it running.
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                if message.contains("can not pause") =>
+            {
+                commit(false).await
+            }
+            other => other,
+        }
+        .map_err(|e| self.fail(e, Ctx::Container(id)))?;
         Ok(created.id)
     }
 

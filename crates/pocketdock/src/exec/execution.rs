@@ -17,6 +17,9 @@ use crate::types::StreamKind;
 const SIGKILLED: i64 = 128 + 9;
 /// How long a SIGKILLed command waits to see whether its container is being removed.
 const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
+/// When the agent itself went away the sandbox is surely going down; engines can take seconds
+/// to say so (rootless Podman's removal).
+const LOST_PATIENCE: Duration = Duration::from_secs(10);
 /// After a kill, how long all output still in flight may take to arrive, in total.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// Where the transport enforces the timeout, the client's own deadline comes this much later.
@@ -163,13 +166,18 @@ impl Execution {
             }
             Some(Ok(ExitStatus::Code(code))) => code,
             Some(Ok(ExitStatus::Signal(signal))) => 128 + i64::from(signal),
+            Some(Ok(ExitStatus::Lost)) => SIGKILLED,
         };
         // SIGKILLed, and not by us: possibly by the container's removal or stop, which must
         // not pass for an ordinary exit.
         if code == SIGKILLED && !self.control.signalled() {
             if let Some(engine) = self.engine.clone() {
                 let id = self.container_id.clone();
-                if let Some(e) = container_trouble(&engine, &id, REMOVAL_PATIENCE).await {
+                let patience = match status {
+                    Some(Ok(ExitStatus::Lost)) => LOST_PATIENCE,
+                    _ => REMOVAL_PATIENCE,
+                };
+                if let Some(e) = container_trouble(&engine, &id, patience).await {
                     return Err(e);
                 }
             }

@@ -530,11 +530,11 @@ impl AgentExec {
             // path then explains in terms of the container.
             Some(Event::Lost(reason)) => {
                 tracing::debug!(command = self.id, "{reason}");
-                self.exit = Some(ExitStatus::Signal(9));
+                self.exit = Some(ExitStatus::Lost);
                 Ok(None)
             }
             None => {
-                self.exit = Some(ExitStatus::Signal(9));
+                self.exit = Some(ExitStatus::Lost);
                 Ok(None)
             }
         }

@@ -66,7 +66,9 @@ fn a_default_sandbox_is_hardened(e: &TestEngine) {
     // The sandbox's own user has no capability at all; root only the few kept.
     assert_eq!(status_of(&c, "sandbox"), (0, "1".into()));
     assert_eq!(status_of(&c, "root"), (mask(KEPT_CAPABILITIES), "1".into()));
-    assert_eq!(c.run(PIDS_MAX).unwrap().stdout.trim(), "512");
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(c.run(PIDS_MAX).unwrap().stdout.trim(), "512");
+    }
     assert_eq!(interfaces(&c), ["lo"]);
     if crate::support::expected_transport() != pocketdock::Transport::EngineExec {
         // Set by the agent on every command it starts (engine execs keep the engine's).
@@ -88,7 +90,9 @@ fn a_default_sandbox_is_hardened(e: &TestEngine) {
     let mut caps = h.capabilities.clone();
     caps.sort();
     assert_eq!(caps, KEPT_CAPABILITIES);
-    assert_eq!(h.pids_limit, Some(512));
+    // What is in force: none where the engine applies no cgroup limits.
+    let limit = crate::support::cgroup_limits_apply().then_some(512);
+    assert_eq!(h.pids_limit, limit);
     assert!(!info.network);
 }
 
@@ -105,14 +109,18 @@ fn every_default_can_be_loosened(e: &TestEngine) {
     kept.push("MKNOD");
     assert_eq!(status_of(&c, "root"), (mask(&kept), "0".into()));
     assert_eq!(status_of(&c, "sandbox"), (0, "0".into()));
-    assert_eq!(c.run(PIDS_MAX).unwrap().stdout.trim(), "max");
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(c.run(PIDS_MAX).unwrap().stdout.trim(), "max");
+    }
     assert!(interfaces(&c).len() > 1, "{:?}", interfaces(&c));
-    let r = c
-        .command("mknod /tmp/null c 1 3 && echo made")
-        .user("root")
-        .run()
-        .unwrap();
-    assert_eq!(r.stdout, "made\n", "{r:?}");
+    if !crate::support::rootless() {
+        let r = c
+            .command("mknod /tmp/null c 1 3 && echo made")
+            .user("root")
+            .run()
+            .unwrap();
+        assert_eq!(r.stdout, "made\n", "{r:?}");
+    }
     let info = c.info().unwrap();
     let h = &info.hardening;
     assert!(h.capabilities_dropped && !h.no_new_privileges, "{h:?}");

@@ -68,7 +68,9 @@ fn fresh_reboot_recreates_with_the_same_config(e: &TestEngine) {
         Some(format!("/{}", c.name()).as_str())
     );
     let hc = info.host_config.unwrap();
-    assert_eq!(hc.memory, Some(96 << 20));
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(hc.memory, Some(96 << 20));
+    }
     let bound = hc.port_bindings.unwrap()["9000/tcp"].clone().unwrap();
     assert_eq!(
         bound[0].host_port.as_deref(),
@@ -125,10 +127,12 @@ fn resume_brings_back_the_configuration(e: &TestEngine) {
     );
     assert_eq!(r.run("cat /home/sandbox/s").unwrap().stdout, "state\n");
     assert!(r.run("sleep 5").unwrap().timed_out);
-    assert_eq!(
-        e.inspect(&r.id()).host_config.unwrap().memory,
-        Some(80 << 20)
-    );
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(
+            e.inspect(&r.id()).host_config.unwrap().memory,
+            Some(80 << 20)
+        );
+    }
     // Resuming a running container just hands it over.
     let again = resume_container(&name, Some(&e.socket)).unwrap();
     assert_eq!(again.id(), r.id());

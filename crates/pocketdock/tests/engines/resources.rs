@@ -29,6 +29,9 @@ const CGROUP_MEMORY: &str =
     "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes";
 
 fn mem_limit_reaches_the_cgroup(e: &TestEngine) {
+    if !crate::support::cgroup_limits_apply() {
+        return;
+    }
     let c = create_new_container(e.options().mem_limit("64m")).unwrap();
     assert_eq!(
         e.inspect(&c.id()).host_config.unwrap().memory,
@@ -53,6 +56,9 @@ fn bad_mem_limits_fail_before_any_engine_call(_e: &TestEngine) {
 }
 
 fn cpu_percent_sets_a_quota_of_one_core(e: &TestEngine) {
+    if !crate::support::cgroup_limits_apply() {
+        return;
+    }
     let c = create_new_container(e.options().cpu_percent(50)).unwrap();
     assert_eq!(
         e.inspect(&c.id()).host_config.unwrap().nano_cpus,
@@ -188,7 +194,9 @@ fn info_reports_a_running_container(e: &TestEngine) {
     );
     assert!(info.created_at.is_some() && info.started_at.is_some());
     assert!(info.uptime.is_some());
-    assert_eq!(info.memory_limit, "128.0 MB");
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(info.memory_limit, "128.0 MB");
+    }
     assert!(
         info.memory_usage.ends_with('B') && !info.memory_usage.is_empty(),
         "{info:?}"
@@ -198,7 +206,9 @@ fn info_reports_a_running_container(e: &TestEngine) {
         "{info:?}"
     );
     assert!(info.cpu_percent >= 0.0);
-    assert!(info.pids >= 2, "{info:?}");
+    if crate::support::cgroup_limits_apply() {
+        assert!(info.pids >= 2, "{info:?}");
+    }
     assert!(info.network && !info.ip_address.is_empty(), "{info:?}");
     assert!(
         info.processes
