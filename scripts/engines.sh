@@ -52,7 +52,7 @@ install_packages() {
 # host's last PIDs, so it is tight there (the user's service, conmons, agents and shims fit).
 podman_conf() {
   cat <<CONF
-# written by pocketdock scripts/engines.sh (v2)
+# written by pocketdock scripts/engines.sh (v3)
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=$1:$1"]
 init_path = "/usr/bin/catatonit"
@@ -63,8 +63,10 @@ CONF
 
 configure_podman() {
   mkdir -p /etc/containers
-  if ! grep -q 'pocketdock scripts/engines.sh (v2)' /etc/containers/containers.conf 2>/dev/null; then
-    podman_conf 65536 >/etc/containers/containers.conf
+  if ! grep -q 'pocketdock scripts/engines.sh (v3)' /etc/containers/containers.conf 2>/dev/null; then
+    # Podman caps its own limit at pid_max; a container's cannot exceed it.
+    local pid_max; pid_max=$(cat /proc/sys/kernel/pid_max)
+    podman_conf $((pid_max < 65536 ? pid_max : 65536)) >/etc/containers/containers.conf
     # A service started under the old settings keeps them: start it again.
     if answers "$podman_sock"; then
       [ -f "$state/podman.pid" ] && kill "$(cat "$state/podman.pid")" 2>/dev/null || true
