@@ -16,7 +16,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "POCKETDOCK_SOCKET")]
     pub socket: Option<PathBuf>,
 
-    /// Say more about what is happening.
+    /// Say more about what is happening: the library's warnings and its engine and agent
+    /// calls, on stderr (`RUST_LOG` refines it).
     #[arg(short, long, global = true)]
     pub verbose: bool,
 

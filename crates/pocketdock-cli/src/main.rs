@@ -15,11 +15,23 @@ use commands::{container, exec, files, images, misc, project, run, shell};
 use exit_status::ExitStatus;
 use printer::Printer;
 
+/// The library's events (and the engine client's) on stderr.
+fn verbose_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pocketdock=debug,bollard=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::from_env();
     if cli.verbose {
         printer.note(&format!("pocketdock {}", env!("CARGO_PKG_VERSION")));
+        verbose_logging();
     }
     let socket = cli.socket.as_deref();
     let result = match cli.command {

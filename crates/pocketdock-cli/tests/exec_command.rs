@@ -82,3 +82,24 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn verbose_shows_the_engine_and_agent_calls_on_stderr() {
+    for socket in sockets() {
+        let out = pocketdock(&socket)
+            .args(["-v", "exec", "--", "echo quiet-stdout"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{socket}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "quiet-stdout\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("engine: create container"), "{err}");
+        assert!(err.contains("engine: remove container"), "{err}");
+        // Without -v, none of it.
+        let out = pocketdock(&socket)
+            .args(["exec", "--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{socket}");
+    }
+}

@@ -353,6 +353,10 @@ impl AgentLink {
                 None => self.route.store(Route::Bridge as u8, Ordering::SeqCst),
             }
         }
+        tracing::debug!(
+            container_id,
+            "agent: connecting through the engine-exec bridge"
+        );
         match agent_bridge::connect(engine, container_id, &self.install.key).await {
             Ok(c) => {
                 *slot = Some(c.clone());
@@ -391,7 +395,10 @@ impl AgentLink {
             attempt = Connection::connect(&endpoint, patience).await;
         }
         match attempt {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => {
+                tracing::debug!(socket = %endpoint.socket.display(), "agent: connected");
+                Ok(Some(c))
+            }
             Err(ConnectError::Unreachable(why)) => {
                 tracing::info!(
                     "the sandbox's agent socket cannot be reached ({why}); trying the bridge"

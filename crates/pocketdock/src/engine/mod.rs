@@ -204,6 +204,7 @@ impl Engine {
         image: &str,
         body: ContainerCreateBody,
     ) -> Result<String> {
+        tracing::debug!(name, image, "engine: create container");
         let opts = CreateContainerOptions {
             name: Some(name.to_string()),
             ..Default::default()
@@ -217,6 +218,7 @@ impl Engine {
     }
 
     pub(crate) async fn start_container(&self, id: &str) -> Result<()> {
+        tracing::debug!(id, "engine: start container");
         self.docker
             .start_container(id, None)
             .await
@@ -224,6 +226,7 @@ impl Engine {
     }
 
     pub(crate) async fn stop_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        tracing::debug!(id, grace_secs, "engine: stop container");
         let opts = StopContainerOptions {
             t: Some(grace_secs),
             signal: None,
@@ -238,6 +241,7 @@ impl Engine {
     }
 
     pub(crate) async fn remove_container(&self, id: &str, force: bool) -> Result<()> {
+        tracing::debug!(id, force, "engine: remove container");
         let opts = RemoveContainerOptions {
             force,
             v: true,
@@ -257,6 +261,7 @@ impl Engine {
     }
 
     pub(crate) async fn restart_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        tracing::debug!(id, "engine: restart container");
         let opts = bollard::query_parameters::RestartContainerOptions {
             t: Some(grace_secs),
             signal: None,
@@ -355,6 +360,7 @@ impl Engine {
         container_id: &str,
         request: ExecRequest,
     ) -> Result<String> {
+        tracing::debug!(container_id, cmd = ?request.cmd, "engine: create exec");
         let opts = CreateExecOptions {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
