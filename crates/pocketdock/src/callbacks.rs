@@ -1,7 +1,12 @@
-//! Output and exit callbacks of a container's detached processes.
+//! Output and exit callbacks of a container's detached processes. They run in order on a thread
+//! of the container's own, never on the runtime's workers: a callback that blocks (or Python's
+//! GIL) delays only later callbacks of the same container — and, through the bounded queue, the
+//! reading of that container's detached output — never another sandbox's I/O.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use tokio::sync::mpsc;
 
 use crate::container::Container;
 use crate::types::StreamKind;
@@ -9,12 +14,20 @@ use crate::types::StreamKind;
 pub(crate) type OutputCallback = Arc<dyn Fn(&Container, &str) + Send + Sync>;
 pub(crate) type ExitCallback = Arc<dyn Fn(&Container, i64) + Send + Sync>;
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Calls waiting for the callback thread; a full queue slows the reader, not memory.
+const QUEUE: usize = 256;
+
 /// Registered callbacks; every detached process of the container reports to all of them.
 #[derive(Default)]
 pub(crate) struct Callbacks {
     stdout: RwLock<Vec<OutputCallback>>,
     stderr: RwLock<Vec<OutputCallback>>,
     exit: RwLock<Vec<ExitCallback>>,
+    /// The callback thread's queue, made at the first call (`None`: no thread could be had;
+    /// calls then run where they are raised).
+    dispatcher: OnceLock<Option<mpsc::Sender<Job>>>,
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -36,22 +49,68 @@ impl Callbacks {
         self.exit.write().unwrap_or_else(|e| e.into_inner()).push(f);
     }
 
-    pub(crate) fn output(&self, container: &Container, stream: StreamKind, data: &str) {
+    /// Hands `data` to the output callbacks, in order; waits only for room in the queue.
+    pub(crate) async fn output(&self, container: &Container, stream: StreamKind, data: &str) {
         let list = match stream {
             StreamKind::Stdout => &self.stdout,
             StreamKind::Stderr => &self.stderr,
         };
         // Clone the list so a callback may register another without deadlocking.
         let list = list.read().unwrap_or_else(|e| e.into_inner()).clone();
-        for f in list {
-            guarded(|| f(container, data));
+        if list.is_empty() {
+            return;
         }
+        let (container, data) = (container.clone(), data.to_string());
+        self.dispatch(Box::new(move || {
+            for f in list {
+                guarded(|| f(&container, &data));
+            }
+        }))
+        .await;
     }
 
-    pub(crate) fn exit(&self, container: &Container, code: i64) {
+    /// Hands the exit code to the exit callbacks, after every output call before it, and
+    /// returns once they have all run (a process's `wait` ends after its callbacks).
+    pub(crate) async fn exit(&self, container: &Container, code: i64) {
         let list = self.exit.read().unwrap_or_else(|e| e.into_inner()).clone();
-        for f in list {
-            guarded(|| f(container, code));
+        let has_output = [&self.stdout, &self.stderr]
+            .iter()
+            .any(|l| !l.read().unwrap_or_else(|e| e.into_inner()).is_empty());
+        if list.is_empty() && !has_output {
+            return;
+        }
+        let container = container.clone();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        self.dispatch(Box::new(move || {
+            for f in list {
+                guarded(|| f(&container, code));
+            }
+            let _ = done.send(());
+        }))
+        .await;
+        let _ = finished.await;
+    }
+
+    async fn dispatch(&self, job: Job) {
+        let queue = self.dispatcher.get_or_init(|| {
+            let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+            std::thread::Builder::new()
+                .name("pocketdock-callbacks".into())
+                .spawn(move || {
+                    while let Some(job) = rx.blocking_recv() {
+                        job();
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        });
+        match queue {
+            Some(tx) => {
+                if let Err(mpsc::error::SendError(job)) = tx.send(job).await {
+                    job();
+                }
+            }
+            None => job(),
         }
     }
 }

@@ -166,36 +166,42 @@ async fn read_loop(
     let mut stdout = Utf8Decoder::default();
     let mut stderr = Utf8Decoder::default();
     let deliver = |stream: StreamKind, data: String| {
-        if data.is_empty() {
-            return;
-        }
-        if let Some(log) = &log {
-            log.output(stream, &data);
-        }
-        shared
-            .buffer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(stream, &data);
-        if let Some(inner) = container.upgrade() {
-            let container = Container::from_inner(inner);
-            container.callbacks().output(&container, stream, &data);
+        let (shared, container, log) = (&shared, &container, &log);
+        async move {
+            if data.is_empty() {
+                return;
+            }
+            if let Some(log) = log {
+                log.output(stream, &data);
+            }
+            shared
+                .buffer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(stream, &data);
+            if let Some(inner) = container.upgrade() {
+                let container = Container::from_inner(inner);
+                container
+                    .callbacks()
+                    .output(&container, stream, &data)
+                    .await;
+            }
         }
     };
     let failure = loop {
         match exec.next_frame().await {
             Ok(Some((StreamKind::Stdout, bytes))) => {
-                deliver(StreamKind::Stdout, stdout.decode(&bytes))
+                deliver(StreamKind::Stdout, stdout.decode(&bytes)).await
             }
             Ok(Some((StreamKind::Stderr, bytes))) => {
-                deliver(StreamKind::Stderr, stderr.decode(&bytes))
+                deliver(StreamKind::Stderr, stderr.decode(&bytes)).await
             }
             Ok(None) => break None,
             Err(e) => break Some(e),
         }
     };
-    deliver(StreamKind::Stdout, stdout.finish());
-    deliver(StreamKind::Stderr, stderr.finish());
+    deliver(StreamKind::Stdout, stdout.finish()).await;
+    deliver(StreamKind::Stderr, stderr.finish()).await;
     let end = match failure {
         Some(e) => End::Failed(e),
         None => match exec.finish().await {
@@ -217,7 +223,7 @@ async fn read_loop(
     }
     if let (End::Exited { exit_code, .. }, Some(inner)) = (&end, container.upgrade()) {
         let container = Container::from_inner(inner);
-        container.callbacks().exit(&container, *exit_code);
+        container.callbacks().exit(&container, *exit_code).await;
     }
     shared.end.send_replace(Some(end));
 }

@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         callbacks_see_output_then_exit_in_order,
         a_panicking_callback_does_not_stop_the_others,
         a_callback_may_use_the_blocking_api,
+        blocked_callbacks_stall_no_other_sandbox,
     ]
 }
 
@@ -187,4 +188,59 @@ fn a_callback_may_use_the_blocking_api(e: &TestEngine) {
     });
     c.command("exit 5").spawn().unwrap().wait(None).unwrap();
     assert_eq!(answer.lock().unwrap().as_deref(), Some("seen 5\n"));
+}
+
+fn blocked_callbacks_stall_no_other_sandbox(e: &TestEngine) {
+    use std::sync::mpsc;
+    const BLOCKED: usize = 2;
+    // Two sandboxes whose output callbacks block until released: as many as the library's
+    // runtime has workers, so callbacks run on them would stall every sandbox's I/O.
+    let (entered_tx, entered) = mpsc::channel::<(Option<String>, bool)>();
+    let (release_tx, release) = mpsc::channel::<()>();
+    let release = Arc::new(Mutex::new(release));
+    let blocked: Vec<_> = (0..BLOCKED)
+        .map(|_| {
+            let c = e.sandbox();
+            let (entered_tx, release) = (entered_tx.clone(), release.clone());
+            c.on_stdout(move |_, _| {
+                // A thread of the container's own, outside the library's runtime.
+                let here = std::thread::current().name().map(String::from);
+                let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+                let _ = entered_tx.send((here, in_runtime));
+                let _ = release
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(60));
+            });
+            let p = c.command("echo block").spawn().unwrap();
+            (c, p)
+        })
+        .collect();
+    // The first callback is inside; the second waits on the shared release channel's lock,
+    // inside its own callback too.
+    entered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a callback ran");
+    entered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("both callbacks ran");
+    // Meanwhile another sandbox runs commands, on a thread of its own so a stall fails the
+    // test instead of hanging it.
+    let other = e.shared();
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(other.run("echo unaffected").map(|r| r.stdout));
+    });
+    let got = done.recv_timeout(Duration::from_secs(30));
+    for _ in 0..BLOCKED {
+        release_tx.send(()).unwrap();
+    }
+    assert_eq!(
+        got.expect("a run stalled behind blocked callbacks")
+            .unwrap(),
+        "unaffected\n"
+    );
+    for (_, p) in blocked {
+        assert_eq!(p.wait(Some(Duration::from_secs(30))).unwrap().exit_code, 0);
+    }
 }
