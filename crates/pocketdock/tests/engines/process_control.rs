@@ -71,13 +71,18 @@ fn kill_reaches_a_detached_tree_that_escapes_its_group(e: &TestEngine) {
         .spawn()
         .unwrap();
     let marks: Vec<String> = [a, b, d].iter().map(|s| format!("sleep {s}")).collect();
+    // Each sleep's own command line, exactly: the shell's line contains all three marks, and
+    // matching it would send the kill before the sleeps exist.
     crate::support::eventually(Duration::from_secs(10), "all three sleeps started", || {
         let ps = processes(&c);
-        marks
-            .iter()
-            .all(|m| ps.iter().any(|p| p.contains(m.as_str())))
+        marks.iter().all(|m| ps.iter().any(|p| p.trim() == m))
     });
-    assert!(p.kill(9).unwrap() >= 4, "the shell and its three sleeps");
+    let killed = p.kill(9).unwrap();
+    assert!(
+        killed >= 4,
+        "the shell and its three sleeps: {killed} signalled; now: {:?}",
+        processes(&c)
+    );
     let r = p.wait(Some(Duration::from_secs(20))).unwrap();
     assert!(!r.timed_out, "{r:?}");
     assert_eq!(r.exit_code, 137, "{r:?}");
