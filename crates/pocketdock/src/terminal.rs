@@ -8,10 +8,8 @@ use bytes::Bytes;
 
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
+use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus, SIGKILL};
 use crate::types::StreamKind;
-
-const SIGKILL: i32 = 9;
 
 /// A command running on a pseudo-terminal. Its parts work from different tasks: read the
 /// output in one, type into the input in another, resize from a third.

@@ -287,6 +287,17 @@ enum Route {
     Unreachable = 2,
 }
 
+impl Route {
+    /// The route a new link (or a rebooted sandbox) tries first.
+    fn first() -> Route {
+        if bridge_forced() {
+            Route::Bridge
+        } else {
+            Route::Socket
+        }
+    }
+}
+
 /// A sandbox's agent, as its handle reaches it.
 #[derive(Debug)]
 pub(crate) struct AgentLink {
@@ -297,15 +308,10 @@ pub(crate) struct AgentLink {
 
 impl AgentLink {
     pub(crate) fn new(install: AgentInstall) -> Self {
-        let route = if bridge_forced() {
-            Route::Bridge
-        } else {
-            Route::Socket
-        };
         AgentLink {
             install,
             connection: tokio::sync::Mutex::new(None),
-            route: AtomicU8::new(route as u8),
+            route: AtomicU8::new(Route::first() as u8),
         }
     }
 
@@ -415,12 +421,7 @@ impl AgentLink {
     /// After a reboot: the agent is a new process; connect afresh.
     pub(crate) async fn reset(&self) {
         *self.connection.lock().await = None;
-        let route = if bridge_forced() {
-            Route::Bridge
-        } else {
-            Route::Socket
-        };
-        self.route.store(route as u8, Ordering::SeqCst);
+        self.route.store(Route::first() as u8, Ordering::SeqCst);
     }
 }
 

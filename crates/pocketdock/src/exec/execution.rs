@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::transport::{ExecControl, ExecHandle, ExitStatus};
+use crate::transport::{ExecControl, ExecHandle, ExitStatus, SIGKILL};
 use crate::types::StreamKind;
 
 /// Exit code of a process killed by SIGKILL.
@@ -24,7 +24,6 @@ const LOST_PATIENCE: Duration = Duration::from_secs(10);
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// Where the transport enforces the timeout, the client's own deadline comes this much later.
 const BACKSTOP: Duration = Duration::from_secs(2);
-pub(crate) const SIGKILL: i32 = 9;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy)]

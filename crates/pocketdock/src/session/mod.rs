@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::project::SessionLog;
-use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
+use crate::transport::{ExecControl, ExecHandle, ExecSpec, ExitStatus, SIGKILL};
 use crate::types::{ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
 use marker::{MarkerScanner, Piece};
@@ -23,7 +23,6 @@ use marker::{MarkerScanner, Piece};
 const STARTUP: Duration = Duration::from_secs(20);
 /// After interrupting a timed-out command, how long the shell may take to print its markers.
 const AFTER_INTERRUPT: Duration = Duration::from_secs(5);
-const SIGKILL: i32 = 9;
 
 pub(crate) type OutputCallback = Arc<dyn Fn(&str) + Send + Sync>;
 

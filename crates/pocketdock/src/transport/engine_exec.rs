@@ -14,12 +14,10 @@ use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use super::token_kill::{signal_tree, TOKEN_VAR};
-use super::{ExecControl, ExecHandle, ExecSpec, ExitStatus};
+use super::{ExecControl, ExecHandle, ExecSpec, ExitStatus, SIGKILL};
 use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
 use crate::error::{Error, Result};
 use crate::types::StreamKind;
-
-pub(crate) const SIGKILL: i32 = 9;
 
 /// Signals an exec's processes from anywhere, and feeds its stdin.
 #[derive(Debug, Clone)]

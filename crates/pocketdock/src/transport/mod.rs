@@ -19,6 +19,9 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 use crate::types::StreamKind;
 
+/// The signal that ends a command's whole tree (every transport freezes the tree first).
+pub(crate) const SIGKILL: i32 = 9;
+
 /// Which path commands take into a sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
