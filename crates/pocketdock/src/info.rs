@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ContainerStatsResponse};
 use chrono::{DateTime, Utc};
 
 use crate::container::Container;
+use crate::engine::{ContainerDetails, StatsSample};
 use crate::error::Result;
 
 /// What [`Container::info`] reports. Live figures (memory, CPU, pids, processes) are present
@@ -76,10 +76,7 @@ impl Container {
         // Sample before listing processes: the `ps` exec would count as the container's CPU.
         if let Ok(first) = engine.stats_once(&id).await {
             tokio::time::sleep(CPU_SAMPLE).await;
-            let second = engine
-                .stats_once(&id)
-                .await
-                .unwrap_or_else(|_| first.clone());
+            let second = engine.stats_once(&id).await.unwrap_or(first);
             apply_stats(&mut info, &first, &second);
         }
         // Podman's compat `top` answers with an empty body; `ps` in the container works on
@@ -93,51 +90,19 @@ impl Container {
     }
 }
 
-fn from_inspect(name: &str, inspect: &ContainerInspectResponse) -> ContainerInfo {
-    let state = inspect.state.clone().unwrap_or_default();
-    let status = state
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let started_at = state.started_at.as_deref().and_then(parse_time);
+fn from_inspect(name: &str, inspect: &ContainerDetails) -> ContainerInfo {
+    let status = inspect.state.status.clone();
+    let started_at = inspect.state.started_at.as_deref().and_then(parse_time);
     let uptime = (status == "running")
         .then(|| started_at.map(|t| (Utc::now() - t).to_std().unwrap_or_default()))
         .flatten();
-    let ip_address = inspect
-        .network_settings
-        .as_ref()
-        .and_then(|n| n.networks.as_ref())
-        .into_iter()
-        .flat_map(|nets| nets.values())
-        .filter_map(|n| n.ip_address.clone())
-        .find(|ip| !ip.is_empty())
-        .unwrap_or_default();
-    let network_mode = inspect
-        .host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.clone())
-        .unwrap_or_default();
-    let ports = inspect
-        .host_config
-        .as_ref()
-        .and_then(|h| h.port_bindings.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(key, bindings)| {
-            let container: u16 = key.split('/').next()?.parse().ok()?;
-            let host: u16 = bindings?.first()?.host_port.as_deref()?.parse().ok()?;
-            Some((host, container))
-        })
-        .collect();
+    let ip_address = inspect.ip_addresses.first().cloned().unwrap_or_default();
+    let host = &inspect.spec.host;
     ContainerInfo {
-        id: inspect.id.clone().unwrap_or_default(),
+        id: inspect.id.clone(),
         name: name.to_string(),
         status,
-        image: inspect
-            .config
-            .as_ref()
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default(),
+        image: inspect.spec.image.clone(),
         created_at: inspect.created.as_deref().and_then(parse_time),
         started_at,
         uptime,
@@ -146,54 +111,32 @@ fn from_inspect(name: &str, inspect: &ContainerInspectResponse) -> ContainerInfo
         memory_percent: 0.0,
         cpu_percent: 0.0,
         pids: 0,
-        network: network_mode != "none" && !ip_address.is_empty(),
+        network: !host.network_disabled && !ip_address.is_empty(),
         ip_address,
-        ports,
+        ports: host.ports.iter().copied().collect(),
         processes: Vec::new(),
         transport: crate::Transport::EngineExec,
-        hardening: inspect
-            .host_config
-            .as_ref()
-            .map(crate::container::hardening::from_inspect)
-            .unwrap_or_default(),
+        hardening: crate::container::hardening::from_inspect(host),
     }
 }
 
-fn apply_stats(
-    info: &mut ContainerInfo,
-    first: &ContainerStatsResponse,
-    second: &ContainerStatsResponse,
-) {
-    if let Some(mem) = &second.memory_stats {
-        let usage = mem.usage.unwrap_or(0);
-        let limit = mem.limit.unwrap_or(0);
+fn apply_stats(info: &mut ContainerInfo, first: &StatsSample, second: &StatsSample) {
+    if second.memory_usage.is_some() || second.memory_limit.is_some() {
+        let (usage, limit) = (
+            second.memory_usage.unwrap_or(0),
+            second.memory_limit.unwrap_or(0),
+        );
         info.memory_usage = format_bytes(usage);
         info.memory_limit = format_bytes(limit);
         if limit > 0 {
             info.memory_percent = round2(usage as f64 / limit as f64 * 100.0);
         }
     }
-    info.pids = second
-        .pids_stats
-        .as_ref()
-        .and_then(|p| p.current)
-        .unwrap_or(0);
-    let total = |s: &ContainerStatsResponse| {
-        let cpu = s.cpu_stats.as_ref();
-        (
-            cpu.and_then(|c| c.cpu_usage.as_ref())
-                .and_then(|u| u.total_usage)
-                .unwrap_or(0),
-            cpu.and_then(|c| c.system_cpu_usage).unwrap_or(0),
-            cpu.and_then(|c| c.online_cpus).unwrap_or(1).max(1),
-        )
-    };
-    let (used0, system0, _) = total(first);
-    let (used1, system1, cpus) = total(second);
-    let system_delta = system1.saturating_sub(system0);
+    info.pids = second.pids;
+    let system_delta = second.system_cpu.saturating_sub(first.system_cpu);
     if system_delta > 0 {
-        let share = used1.saturating_sub(used0) as f64 / system_delta as f64;
-        info.cpu_percent = round2(share * f64::from(cpus) * 100.0);
+        let share = second.cpu_total.saturating_sub(first.cpu_total) as f64 / system_delta as f64;
+        info.cpu_percent = round2(share * f64::from(second.online_cpus) * 100.0);
     }
 }
 

@@ -26,7 +26,7 @@ pub struct ContainerListItem {
 pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
     let engine = Engine::connect(socket).await?;
     let info = engine.inspect_container(name).await?;
-    let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
+    let running = info.state.running;
     let container = Container::from_inspect(engine.clone(), &info)?;
     if !running {
         // The agent's socket directory is mounted at start: it may have gone with a reboot

@@ -60,10 +60,10 @@ fn transport_forced(name: &str) -> bool {
 
 /// Adds the agent to a creation: the image's user and entrypoint move behind the agent.
 pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Result<()> {
-    let image = engine.image_config(&plan.image).await?;
+    let image = engine.image_config(&plan.spec.image).await?;
     let key: auth::Key = rand::random();
     let host_dir = new_host_dir(engine)?;
-    let body = &mut plan.body;
+    let spec = &mut plan.spec;
     let mut entrypoint = vec![
         AGENT_PATH.to_string(),
         "init".into(),
@@ -72,36 +72,36 @@ pub(crate) async fn add_to_plan(engine: &Engine, plan: &mut CreatePlan) -> Resul
     ];
     // Where the engine cannot enforce it (rootless Podman on cgroup v1), the agent bounds
     // the processes of commands itself.
-    let pids_limit = body.host_config.as_ref().and_then(|h| h.pids_limit);
-    if let Some(n) = pids_limit.filter(|n| *n > 0) {
+    if let Some(n) = spec.host.pids_limit.filter(|n| *n > 0) {
         entrypoint.extend(["--pids-limit".to_string(), n.to_string()]);
     }
     entrypoint.push("--".into());
     entrypoint.extend(image.entrypoint);
     entrypoint.extend(image.cmd);
-    body.entrypoint = Some(entrypoint);
-    body.cmd = None;
-    body.user = Some("0".into());
-    let labels = body.labels.get_or_insert_with(Default::default);
+    spec.entrypoint = Some(entrypoint);
+    spec.cmd = None;
+    spec.user = Some("0".into());
+    let labels = &mut spec.labels;
     labels.insert(labels::AGENT_KEY.into(), auth::encode_key(&key));
     labels.insert(labels::AGENT_DIR.into(), host_dir.display().to_string());
     labels.insert(labels::USER.into(), image.user);
-    let host = body.host_config.get_or_insert_with(Default::default);
+    let host = &mut spec.host;
     // The agent is PID 1: it reaps and forwards, the engine's init would only stand between.
-    host.init = Some(false);
-    let binds = host.binds.get_or_insert_with(Vec::new);
-    binds.push(format!(
+    host.init = false;
+    host.binds.push(format!(
         "{}:{SOCKET_DIR_IN_CONTAINER}:rw",
         host_dir.display()
     ));
-    if host.readonly_rootfs == Some(true) {
+    if host.read_only {
         // The engines take no archive into a read-only root: the agent and its key are
         // mounted, read-only, from the sandbox's directory (local engines only).
         let (binary, key_file) = (host_dir.join("agent"), host_dir.join("agent.key"));
         write_private(&binary, AGENT_BINARY, 0o755)?;
         write_private(&key_file, auth::encode_key(&key).as_bytes(), 0o400)?;
-        binds.push(format!("{}:{AGENT_PATH}:ro", binary.display()));
-        binds.push(format!("{}:{KEY_PATH}:ro", key_file.display()));
+        host.binds
+            .push(format!("{}:{AGENT_PATH}:ro", binary.display()));
+        host.binds
+            .push(format!("{}:{KEY_PATH}:ro", key_file.display()));
     }
     plan.agent = Some(AgentInstall { key, host_dir });
     Ok(())
@@ -431,7 +431,7 @@ async fn ensure_running(engine: &Engine, container_id: &str) -> Result<()> {
         .inspect_container(container_id)
         .await
         .map_err(|e| crate::exec::gone_if_missing(e, container_id))?;
-    if info.state.and_then(|s| s.running) != Some(true) {
+    if !info.state.running {
         return Err(Error::ContainerNotRunning {
             container_id: container_id.to_string(),
             detail: "the container is stopped".into(),

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig, PortBinding};
-
 use super::labels;
+use crate::engine::{ContainerDetails, ContainerSpec, HostSpec};
 use crate::error::{Error, Result};
 use crate::options::{parse_mem_limit, ContainerOptions};
 use crate::profile::resolve_profile;
@@ -14,8 +13,7 @@ use crate::profile::resolve_profile;
 #[derive(Debug, Clone)]
 pub(crate) struct CreatePlan {
     pub(crate) name: String,
-    pub(crate) image: String,
-    pub(crate) body: ContainerCreateBody,
+    pub(crate) spec: ContainerSpec,
     /// The agent to put into the container before it starts.
     pub(crate) agent: Option<super::agent::AgentInstall>,
 }
@@ -67,23 +65,6 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
     if let Some(profile) = profile {
         labels.insert(labels::PROFILE.into(), profile.name.into());
     }
-    let mut exposed: Vec<String> = options
-        .ports
-        .iter()
-        .map(|(_, c)| format!("{c}/tcp"))
-        .collect();
-    exposed.dedup();
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for (host, container) in &options.ports {
-        bindings
-            .entry(format!("{container}/tcp"))
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: None,
-                host_port: Some(host.to_string()),
-            });
-    }
     let binds = options
         .volumes
         .iter()
@@ -97,95 +78,70 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
             Ok(format!("{}:{container}:rw", host.display()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let devices = options
-        .devices
-        .iter()
-        .map(|d| device(d))
-        .collect::<Vec<_>>();
-    let host_config = HostConfig {
+    let host = HostSpec {
         // The engine's init as PID 1 forwards SIGTERM to `sleep`, so a stop takes
         // milliseconds instead of the engine's 10 s grace (PID 1 ignores SIGTERM).
-        init: Some(true),
+        init: true,
         memory,
         nano_cpus,
-        binds: (!binds.is_empty()).then_some(binds),
-        devices: (!devices.is_empty()).then_some(devices),
-        port_bindings: (!bindings.is_empty()).then_some(bindings),
-        network_mode: (!network).then(|| "none".to_string()),
-        ..super::hardening::host_config(options, cap_add)
+        binds,
+        devices: options.devices.iter().map(|d| device(d)).collect(),
+        ports: options.ports.clone(),
+        network_disabled: !network,
+        ..super::hardening::host_spec(options, cap_add)
     };
-    let body = sandbox_body(
-        &image,
-        labels,
-        (!exposed.is_empty()).then_some(exposed),
-        host_config,
-    );
     Ok(CreatePlan {
         name,
-        image,
-        body,
+        spec: sandbox_spec(image, labels, host),
         agent: None,
     })
 }
 
 /// The plan that recreates a container as it was configured: what `reboot(fresh)` needs.
 /// Read from the engine's inspect data, so it works for a resumed handle too.
-pub(crate) fn plan_from_inspect(
-    name: &str,
-    info: &bollard::models::ContainerInspectResponse,
-) -> Result<CreatePlan> {
-    let config = info.config.clone().unwrap_or_default();
-    let host = info.host_config.clone().unwrap_or_default();
-    let image = config
-        .image
-        .clone()
-        .ok_or_else(|| Error::communication("the engine did not report the container's image"))?;
-    let mut labels = config.labels.clone().unwrap_or_default();
+pub(crate) fn plan_from_inspect(name: &str, info: &ContainerDetails) -> Result<CreatePlan> {
+    let config = &info.spec;
+    if config.image.is_empty() {
+        return Err(Error::communication(
+            "the engine did not report the container's image",
+        ));
+    }
+    let mut labels = config.labels.clone();
     labels.insert(labels::CREATED_AT.into(), now_rfc3339());
     let agent = super::agent::install_from_labels(&labels);
-    let hardening = super::hardening::as_configured(&host);
-    let host_config = HostConfig {
-        init: Some(agent.is_none()),
-        memory: host.memory.filter(|m| *m > 0),
-        nano_cpus: host.nano_cpus.filter(|n| *n > 0),
-        binds: host.binds.filter(|b| !b.is_empty()),
-        devices: host.devices.filter(|d| !d.is_empty()),
-        port_bindings: host.port_bindings.filter(|p| !p.is_empty()),
-        network_mode: host.network_mode.filter(|m| m == "none"),
-        ..hardening
+    let host = &config.host;
+    let host = HostSpec {
+        init: agent.is_none(),
+        memory: host.memory,
+        nano_cpus: host.nano_cpus,
+        binds: host.binds.clone(),
+        devices: host.devices.clone(),
+        ports: host.ports.clone(),
+        network_disabled: host.network_disabled,
+        ..super::hardening::as_configured(host)
     };
-    let exposed = config.exposed_ports.clone().filter(|p| !p.is_empty());
-    let mut body = sandbox_body(&image, labels, exposed, host_config);
+    let mut spec = sandbox_spec(config.image.clone(), labels, host);
     if agent.is_some() {
         // The agent's entrypoint and root user, as first created.
-        body.entrypoint = config.entrypoint.clone();
-        body.cmd = None;
-        body.user = config.user.clone();
+        spec.entrypoint = config.entrypoint.clone();
+        spec.cmd = None;
+        spec.user = config.user.clone();
     }
     Ok(CreatePlan {
         name: name.to_string(),
-        image,
-        body,
+        spec,
         agent,
     })
 }
 
 /// Every sandbox: the image's user and directory, a `sleep` that the init reaps, no TTY.
-fn sandbox_body(
-    image: &str,
-    labels: HashMap<String, String>,
-    exposed_ports: Option<Vec<String>>,
-    host_config: HostConfig,
-) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.to_string()),
+fn sandbox_spec(image: String, labels: HashMap<String, String>, host: HostSpec) -> ContainerSpec {
+    ContainerSpec {
+        image,
         cmd: Some(vec!["sleep".into(), "infinity".into()]),
-        labels: Some(labels),
-        tty: Some(false),
-        open_stdin: Some(false),
-        exposed_ports,
-        host_config: Some(host_config),
-        ..Default::default()
+        labels,
+        host,
+        ..ContainerSpec::default()
     }
 }
 
@@ -199,14 +155,10 @@ fn nano_cpus(percent: u32) -> Result<i64> {
     }
 }
 
-/// `"/dev/x"` or `"/dev/x:/dev/y"`.
-fn device(spec: &str) -> DeviceMapping {
+/// `"/dev/x"` or `"/dev/x:/dev/y"`: (host path, container path).
+fn device(spec: &str) -> (String, String) {
     let (host, container) = spec.split_once(':').unwrap_or((spec, spec));
-    DeviceMapping {
-        path_on_host: Some(host.to_string()),
-        path_in_container: Some(container.to_string()),
-        cgroup_permissions: Some("rwm".into()),
-    }
+    (host.to_string(), container.to_string())
 }
 
 fn default_name() -> String {
@@ -262,25 +214,17 @@ mod tests {
             .device("/dev/zero:/dev/z")
             .profile("minimal-python");
         let p = plan(&o).unwrap();
-        let hc = p.body.host_config.unwrap();
+        let hc = &p.spec.host;
         assert_eq!(hc.memory, Some(64 << 20));
         assert_eq!(hc.nano_cpus, Some(500_000_000));
-        assert_eq!(
-            hc.network_mode, None,
+        assert!(
+            !hc.network_disabled,
             "a published port needs a network, whatever the profile's default"
         );
-        assert_eq!(hc.binds.unwrap(), vec!["/srv/data:/data:rw"]);
-        let ports = hc.port_bindings.unwrap();
-        assert_eq!(
-            ports["8080/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
-            Some("18080")
-        );
-        assert_eq!(p.body.exposed_ports.unwrap(), vec!["8080/tcp"]);
-        assert_eq!(
-            hc.devices.unwrap()[0].path_in_container.as_deref(),
-            Some("/dev/z")
-        );
-        assert_eq!(p.image, "pocketdock/minimal-python");
+        assert_eq!(hc.binds, vec!["/srv/data:/data:rw"]);
+        assert_eq!(hc.ports, vec![(18080, 8080)]);
+        assert_eq!(hc.devices, vec![("/dev/zero".into(), "/dev/z".into())]);
+        assert_eq!(p.spec.image, "pocketdock/minimal-python");
     }
 
     #[test]
@@ -290,14 +234,11 @@ mod tests {
             .image("x/y")
             .network(false);
         let p = plan(&o).unwrap();
-        assert_eq!(p.image, "x/y");
-        assert_eq!(
-            p.body.host_config.unwrap().network_mode.as_deref(),
-            Some("none")
-        );
+        assert_eq!(p.spec.image, "x/y");
+        assert!(p.spec.host.network_disabled);
         let p = plan(&ContainerOptions::default().profile("dev")).unwrap();
-        assert_eq!(p.image, "pocketdock/dev");
-        assert_eq!(p.body.host_config.unwrap().network_mode, None);
+        assert_eq!(p.spec.image, "pocketdock/dev");
+        assert!(!p.spec.host.network_disabled);
     }
 
     #[test]
@@ -322,42 +263,32 @@ mod tests {
 
     #[test]
     fn sandboxes_are_hardened_unless_loosened() {
-        let hc = plan(&ContainerOptions::default())
-            .unwrap()
-            .body
-            .host_config
-            .unwrap();
-        assert_eq!(hc.network_mode.as_deref(), Some("none"));
-        assert_eq!(hc.cap_drop.unwrap(), vec!["ALL"]);
-        assert_eq!(
-            hc.cap_add.unwrap(),
-            super::super::hardening::KEPT_CAPABILITIES
-        );
-        assert_eq!(hc.security_opt.unwrap(), vec!["no-new-privileges"]);
+        let hc = plan(&ContainerOptions::default()).unwrap().spec.host;
+        assert!(hc.network_disabled);
+        assert_eq!(hc.cap_drop, vec!["ALL"]);
+        assert_eq!(hc.cap_add, super::super::hardening::KEPT_CAPABILITIES);
+        assert_eq!(hc.security_opt, vec!["no-new-privileges"]);
         assert_eq!(hc.pids_limit, Some(crate::options::DEFAULT_PIDS_LIMIT));
-        assert_eq!(hc.readonly_rootfs, Some(false));
+        assert!(!hc.read_only);
         let loose = ContainerOptions::default()
             .network(true)
             .cap_add("cap_net_bind_service")
             .no_new_privileges(false)
             .pids_limit(0)
             .read_only(true);
-        let hc = plan(&loose).unwrap().body.host_config.unwrap();
-        assert_eq!(hc.network_mode, None);
-        assert!(hc
-            .cap_add
-            .unwrap()
-            .contains(&"NET_BIND_SERVICE".to_string()));
-        assert_eq!(hc.security_opt, None);
+        let hc = plan(&loose).unwrap().spec.host;
+        assert!(!hc.network_disabled);
+        assert!(hc.cap_add.contains(&"NET_BIND_SERVICE".to_string()));
+        assert!(hc.security_opt.is_empty());
         assert_eq!(hc.pids_limit, Some(-1));
-        assert_eq!(hc.readonly_rootfs, Some(true));
-        assert!(hc.tmpfs.unwrap().contains_key("/tmp"));
+        assert!(hc.read_only);
+        assert!(hc.tmpfs.contains_key("/tmp"));
     }
 
     #[test]
     fn timeout_round_trips_through_labels() {
         let p = plan(&ContainerOptions::default().timeout(Duration::from_millis(7500))).unwrap();
-        let labels = p.body.labels.unwrap();
+        let labels = p.spec.labels;
         assert_eq!(
             timeout_from_labels(&labels),
             Some(Duration::from_millis(7500))

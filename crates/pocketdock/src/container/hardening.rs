@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::HostConfig;
-
+use crate::engine::HostSpec;
 use crate::error::{Error, Result};
 use crate::options::ContainerOptions;
 
@@ -55,52 +54,55 @@ pub(crate) fn capabilities(extra: &[String]) -> Result<Vec<String>> {
 }
 
 /// The hardening part of a new sandbox's host configuration.
-pub(crate) fn host_config(options: &ContainerOptions, capabilities: Vec<String>) -> HostConfig {
-    HostConfig {
-        cap_drop: Some(vec!["ALL".into()]),
-        cap_add: Some(capabilities),
-        security_opt: options
-            .no_new_privileges
-            .then(|| vec!["no-new-privileges".into()]),
+pub(crate) fn host_spec(options: &ContainerOptions, capabilities: Vec<String>) -> HostSpec {
+    HostSpec {
+        cap_drop: vec!["ALL".into()],
+        cap_add: capabilities,
+        security_opt: if options.no_new_privileges {
+            vec!["no-new-privileges".into()]
+        } else {
+            Vec::new()
+        },
         // The engines read -1 as "no limit" (Podman would apply its own default to none).
         pids_limit: Some(match options.pids_limit {
             0 => -1,
             n => n,
         }),
-        readonly_rootfs: Some(options.read_only),
-        tmpfs: options.read_only.then(|| {
+        read_only: options.read_only,
+        tmpfs: if options.read_only {
             HashMap::from([("/tmp".to_string(), "rw,nosuid,nodev,mode=1777".to_string())])
-        }),
-        ..Default::default()
+        } else {
+            HashMap::new()
+        },
+        ..HostSpec::default()
     }
 }
 
 /// The hardening of an existing sandbox, to create it again as it was.
-pub(crate) fn as_configured(host: &HostConfig) -> HostConfig {
-    HostConfig {
+pub(crate) fn as_configured(host: &HostSpec) -> HostSpec {
+    HostSpec {
         cap_drop: host.cap_drop.clone(),
         cap_add: host.cap_add.clone(),
-        security_opt: host.security_opt.clone().filter(|o| !o.is_empty()),
-        pids_limit: host.pids_limit.filter(|n| *n != 0),
-        readonly_rootfs: host.readonly_rootfs,
-        tmpfs: host.tmpfs.clone().filter(|t| !t.is_empty()),
-        ..Default::default()
+        security_opt: host.security_opt.clone(),
+        pids_limit: host.pids_limit,
+        read_only: host.read_only,
+        tmpfs: host.tmpfs.clone(),
+        ..HostSpec::default()
     }
 }
 
 /// What the engine says is in force.
-pub(crate) fn from_inspect(host: &HostConfig) -> Hardening {
+pub(crate) fn from_inspect(host: &HostSpec) -> Hardening {
     let bare = |cap: &String| cap.strip_prefix("CAP_").unwrap_or(cap).to_ascii_uppercase();
-    let dropped: Vec<String> = host.cap_drop.iter().flatten().map(bare).collect();
+    let dropped: Vec<String> = host.cap_drop.iter().map(bare).collect();
     Hardening {
         capabilities_dropped: dropped.iter().any(|c| c == "ALL"),
-        capabilities: host.cap_add.iter().flatten().map(bare).collect(),
+        capabilities: host.cap_add.iter().map(bare).collect(),
         no_new_privileges: host
             .security_opt
             .iter()
-            .flatten()
             .any(|o| o.starts_with("no-new-privileges") && !o.ends_with("false")),
         pids_limit: host.pids_limit.filter(|n| *n > 0),
-        read_only: host.readonly_rootfs == Some(true),
+        read_only: host.read_only,
     }
 }

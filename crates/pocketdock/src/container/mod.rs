@@ -14,10 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bollard::models::ContainerInspectResponse;
-
 use crate::callbacks::Callbacks;
-use crate::engine::{Engine, EngineKind};
+use crate::engine::{ContainerDetails, Engine, EngineKind};
 use crate::error::{Error, Result};
 use crate::exec::process::Process;
 use crate::exec::stream::ExecStream;
@@ -102,7 +100,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
             return Err(e);
         }
     };
-    let labels = plan.body.labels.clone().unwrap_or_default();
+    let labels = plan.spec.labels.clone();
     let project_name = project.as_ref().map(|p| p.project_name().to_string());
     let instance = project.and_then(|p| p.finish(&id));
     let settings = Settings {
@@ -125,13 +123,9 @@ pub(crate) async fn create_and_start(engine: &Engine, plan: &create::CreatePlan)
         // A client of the shared runtime: the caller's runtime may end before the task does.
         let engine = Engine::connect_to(&socket).await?;
         let id = engine
-            .create_container(&plan.name, &plan.image, plan.body.clone())
+            .create_container(&plan.name, plan.spec.clone())
             .await?;
-        let read_only = plan
-            .body
-            .host_config
-            .as_ref()
-            .is_some_and(|h| h.readonly_rootfs == Some(true));
+        let read_only = plan.spec.host.read_only;
         let installed = match &plan.agent {
             // A read-only root takes no upload: its agent is mounted from the host directory.
             Some(install) if !read_only => agent::upload(&engine, &id, install).await,
@@ -213,13 +207,9 @@ impl Container {
 
     /// A handle to an existing managed container, configured from its labels. It does not own
     /// the container: dropping it never removes it (only the creating handle does).
-    pub(crate) fn from_inspect(engine: Engine, info: &ContainerInspectResponse) -> Result<Self> {
-        let id = info.id.clone().unwrap_or_default();
-        let labels: HashMap<String, String> = info
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
+    pub(crate) fn from_inspect(engine: Engine, info: &ContainerDetails) -> Result<Self> {
+        let id = info.id.clone();
+        let labels = &info.spec.labels;
         if labels.get(labels::MANAGED).map(String::as_str) != Some("true") {
             return Err(Error::ContainerNotFound {
                 container_id: id,
@@ -228,15 +218,14 @@ impl Container {
         }
         let name = info
             .name
-            .as_deref()
-            .map(|n| n.trim_start_matches('/').to_string())
+            .clone()
             .or_else(|| labels.get(labels::INSTANCE).cloned())
             .unwrap_or_else(|| id.clone());
         let settings = Settings {
             name,
             persist: labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
             project: labels.get(labels::PROJECT).cloned(),
-            default_timeout: create::timeout_from_labels(&labels).unwrap_or(crate::DEFAULT_TIMEOUT),
+            default_timeout: create::timeout_from_labels(labels).unwrap_or(crate::DEFAULT_TIMEOUT),
         };
         let container = Container::new(
             engine,
@@ -246,7 +235,7 @@ impl Container {
                 .get(labels::DATA_PATH)
                 .filter(|p| !p.is_empty())
                 .map(|p| crate::project::Instance::new(PathBuf::from(p))),
-            &labels,
+            labels,
         );
         container.release();
         Ok(container)

@@ -5,10 +5,12 @@
 mod archive;
 mod errors;
 mod images;
+mod model;
 mod raw;
 mod socket;
 
 pub(crate) use archive::PathStat;
+pub(crate) use model::{ContainerDetails, ContainerSpec, ExecState, HostSpec, StatsSample};
 
 pub use socket::{Discovery, PRIVATE_SERVICE_IDLE};
 
@@ -19,14 +21,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecInspectResponse};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
+use bytes::Bytes;
 use futures::Stream;
 
 use crate::error::{Error, Result};
+use crate::types::StreamKind;
 use errors::Ctx;
 
 /// Which engine answers on the socket. Only used for the few places where they differ.
@@ -36,8 +39,9 @@ pub enum EngineKind {
     Podman,
 }
 
-/// One demultiplexed frame of an exec's output.
-pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput>> + Send>>;
+/// An exec's output, demultiplexed: each piece with the stream it came from (a TTY exec's
+/// output is all stdout).
+pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<(StreamKind, Bytes)>> + Send>>;
 /// What to run in a container, and how to attach to it.
 #[derive(Debug, Default)]
 pub(crate) struct ExecRequest {
@@ -198,12 +202,9 @@ impl Engine {
         self.kind
     }
 
-    pub(crate) async fn create_container(
-        &self,
-        name: &str,
-        image: &str,
-        body: ContainerCreateBody,
-    ) -> Result<String> {
+    pub(crate) async fn create_container(&self, name: &str, spec: ContainerSpec) -> Result<String> {
+        let image = spec.image.clone();
+        let image = image.as_str();
         tracing::debug!(name, image, "engine: create container");
         let opts = CreateContainerOptions {
             name: Some(name.to_string()),
@@ -211,7 +212,7 @@ impl Engine {
         };
         let created = self
             .docker
-            .create_container(Some(opts), body)
+            .create_container(Some(opts), spec.into())
             .await
             .map_err(|e| self.fail(e, Ctx::Create { name, image }))?;
         Ok(created.id)
@@ -253,10 +254,11 @@ impl Engine {
             .map_err(|e| self.fail(e, Ctx::Container(id)))
     }
 
-    pub(crate) async fn inspect_container(&self, id: &str) -> Result<ContainerInspectResponse> {
+    pub(crate) async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
         self.docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
+            .map(ContainerDetails::from)
             .map_err(|e| self.fail(e, Ctx::Container(id)))
     }
 
@@ -300,17 +302,16 @@ impl Engine {
 
     /// One sample of the container's resource usage, without the engine's one-second wait for
     /// a second sample.
-    pub(crate) async fn stats_once(
-        &self,
-        id: &str,
-    ) -> Result<bollard::models::ContainerStatsResponse> {
+    pub(crate) async fn stats_once(&self, id: &str) -> Result<StatsSample> {
         use futures::StreamExt;
         let opts = bollard::query_parameters::StatsOptions {
             stream: false,
             one_shot: true,
         };
         match self.docker.stats(id, Some(opts)).next().await {
-            Some(r) => r.map_err(|e| self.fail(e, Ctx::Container(id))),
+            Some(r) => r
+                .map(StatsSample::from)
+                .map_err(|e| self.fail(e, Ctx::Container(id))),
             None => Err(Error::communication("the engine sent no stats")),
         }
     }
@@ -421,8 +422,11 @@ impl Engine {
         {
             StartExecResults::Attached { output, input } => {
                 let engine = self.clone();
-                let output: OutputStream =
-                    Box::pin(output.map_err(move |e| engine.fail(e, Ctx::Engine)));
+                let output: OutputStream = Box::pin(
+                    output
+                        .map_err(move |e| engine.fail(e, Ctx::Engine))
+                        .try_filter_map(|frame| async move { Ok(demultiplexed(frame)) }),
+                );
                 Ok((output, input))
             }
             StartExecResults::Detached => Err(Error::communication(
@@ -433,15 +437,26 @@ impl Engine {
 
     /// The exec's state; `None` once the engine has forgotten it (Podman drops the exec sessions
     /// of a restarted container).
-    pub(crate) async fn inspect_exec(&self, exec_id: &str) -> Result<Option<ExecInspectResponse>> {
+    pub(crate) async fn inspect_exec(&self, exec_id: &str) -> Result<Option<ExecState>> {
         match self.docker.inspect_exec(exec_id).await {
-            Ok(info) => Ok(Some(info)),
+            Ok(info) => Ok(Some(info.into())),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code,
                 message,
             }) if status_code == 404 || message.contains("no such exec") => Ok(None),
             Err(e) => Err(self.fail(e, Ctx::Engine)),
         }
+    }
+}
+
+/// A frame of an exec's output with the stream it belongs to; `None` for echoes of stdin.
+fn demultiplexed(frame: LogOutput) -> Option<(StreamKind, Bytes)> {
+    match frame {
+        LogOutput::StdOut { message } => Some((StreamKind::Stdout, message)),
+        LogOutput::StdErr { message } => Some((StreamKind::Stderr, message)),
+        // A stream without multiplexing headers (a TTY): all of it is the process's output.
+        LogOutput::Console { message } => Some((StreamKind::Stdout, message)),
+        LogOutput::StdIn { .. } => None,
     }
 }
 

@@ -256,7 +256,6 @@ pub(crate) async fn container_trouble(
     container_id: &str,
     patience: Duration,
 ) -> Option<Error> {
-    use bollard::models::ContainerStateStatusEnum as Status;
     let gone = |detail: String| Error::ContainerGone {
         container_id: container_id.to_string(),
         detail,
@@ -272,12 +271,12 @@ pub(crate) async fn container_trouble(
                 continue;
             }
             Err(_) => return None,
-            Ok(info) => info.state.unwrap_or_default(),
+            Ok(info) => info.state,
         };
-        if matches!(state.status, Some(Status::REMOVING | Status::DEAD)) {
+        if state.is_going() {
             return Some(gone("the container was removed".into()));
         }
-        if state.running == Some(false) {
+        if !state.running {
             // A forced removal first kills, then removes: one more look tells it from a stop.
             if seen_stopped {
                 return Some(Error::ContainerNotRunning {

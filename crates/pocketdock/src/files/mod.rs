@@ -176,27 +176,24 @@ impl Container {
             .inspect_container(&id)
             .await
             .map_err(|e| crate::exec::gone_if_missing(e, &id))?;
-        if info.state.and_then(|s| s.running) != Some(true) {
+        if !info.state.running {
             return Err(Error::ContainerNotRunning {
                 container_id: id,
                 detail: "the container is stopped".into(),
             });
         }
-        let config = info.config.unwrap_or_default();
         // With the agent the container's user is root (the agent's); files belong to the
         // user commands run as.
         let user = match self.command_user() {
             Some(user) => user.to_string(),
-            None => config.user.unwrap_or_default(),
+            None => info.spec.user.clone().unwrap_or_default(),
         };
         Ok(Sandbox {
             engine,
             id,
-            workdir: config.working_dir.unwrap_or_default(),
+            workdir: info.spec.working_dir.clone().unwrap_or_default(),
             user,
-            read_only: info
-                .host_config
-                .is_some_and(|h| h.readonly_rootfs == Some(true)),
+            read_only: info.spec.host.read_only,
         })
     }
 }
@@ -318,12 +315,10 @@ impl Sandbox {
                 container_id: self.id.clone(),
                 detail,
             },
-            Ok(info) if info.state.as_ref().and_then(|s| s.running) != Some(true) => {
-                Error::ContainerNotRunning {
-                    container_id: self.id.clone(),
-                    detail: "the container stopped during the transfer".into(),
-                }
-            }
+            Ok(info) if !info.state.running => Error::ContainerNotRunning {
+                container_id: self.id.clone(),
+                detail: "the container stopped during the transfer".into(),
+            },
             _ => crate::exec::gone_if_missing(e, &self.id),
         })
     }

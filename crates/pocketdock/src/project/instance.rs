@@ -205,7 +205,7 @@ pub(crate) fn prepare(
         .clone()
         .unwrap_or_else(|| project.name.clone());
     let data_path = options.persist.then(|| project.instance_dir(&plan.name));
-    let labels = plan.body.labels.get_or_insert_with(Default::default);
+    let labels = &mut plan.spec.labels;
     labels.insert(labels::PROJECT.into(), label_project.clone());
     if let Some(path) = &data_path {
         labels.insert(
@@ -216,7 +216,7 @@ pub(crate) fn prepare(
     let metadata = InstanceMetadata {
         container_id: String::new(),
         name: plan.name.clone(),
-        image: plan.image.clone(),
+        image: plan.spec.image.clone(),
         project: label_project,
         created_at: labels.get(labels::CREATED_AT).cloned().unwrap_or_default(),
         persist: options.persist,

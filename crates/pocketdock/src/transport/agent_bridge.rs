@@ -4,7 +4,6 @@
 //! sandbox. The same protocol and handshake run over it — the agent still proves the key, so
 //! a sandbox that fakes the bridge gets nothing — and every command of the handle shares it.
 
-use bollard::container::LogOutput;
 use futures::StreamExt;
 use pocketdock_agent_protocol::{auth, AGENT_PATH};
 use tokio_util::io::StreamReader;
@@ -12,6 +11,7 @@ use tokio_util::io::StreamReader;
 use super::agent::Connection;
 use crate::engine::{Engine, ExecRequest};
 use crate::error::{Error, Result};
+use crate::types::StreamKind;
 
 /// Starts the bridge exec and makes an authenticated connection over it.
 pub(crate) async fn connect(
@@ -38,17 +38,14 @@ pub(crate) async fn connect(
             let (output, input) = engine.start_exec_with_input(&exec_id).await?;
             let stdout = output.filter_map(|frame| async move {
                 match frame {
-                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-                        Some(Ok(message))
-                    }
-                    Ok(LogOutput::StdErr { message }) => {
+                    Ok((StreamKind::Stdout, message)) => Some(Ok(message)),
+                    Ok((StreamKind::Stderr, message)) => {
                         tracing::warn!(
                             "the agent's bridge: {}",
                             String::from_utf8_lossy(&message).trim_end()
                         );
                         None
                     }
-                    Ok(LogOutput::StdIn { .. }) => None,
                     Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
                 }
             });

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -234,26 +233,7 @@ impl Drop for KillUnlessStarted {
 
 impl ExecHandle for EngineExec {
     fn next_output(&mut self) -> BoxFuture<'_, Result<Option<(StreamKind, Bytes)>>> {
-        async move {
-            loop {
-                return match self.output.next().await {
-                    None => Ok(None),
-                    Some(Ok(LogOutput::StdOut { message })) => {
-                        Ok(Some((StreamKind::Stdout, message)))
-                    }
-                    Some(Ok(LogOutput::StdErr { message })) => {
-                        Ok(Some((StreamKind::Stderr, message)))
-                    }
-                    // A stream without multiplexing headers: all of it is the process's output.
-                    Some(Ok(LogOutput::Console { message })) => {
-                        Ok(Some((StreamKind::Stdout, message)))
-                    }
-                    Some(Ok(LogOutput::StdIn { .. })) => continue,
-                    Some(Err(e)) => Err(e),
-                };
-            }
-        }
-        .boxed()
+        self.output.next().map(Option::transpose).boxed()
     }
 
     fn exit_status(&mut self) -> BoxFuture<'_, Result<ExitStatus>> {
@@ -288,7 +268,7 @@ async fn exit_code(engine: &Engine, container_id: &str, exec_id: &str) -> Result
                 None => Ok(-1),
             };
         };
-        if info.running != Some(true) {
+        if !info.running {
             return Ok(info.exit_code.unwrap_or(-1));
         }
         tokio::time::sleep(pause).await;

@@ -84,7 +84,7 @@ pub(crate) async fn signal_tree(
     let mut output = engine.start_exec(&exec_id).await?;
     let mut stdout = Vec::new();
     while let Some(frame) = output.next().await {
-        if let bollard::container::LogOutput::StdOut { message } = frame? {
+        if let (crate::types::StreamKind::Stdout, message) = frame? {
             stdout.extend_from_slice(&message);
         }
     }
