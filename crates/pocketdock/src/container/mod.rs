@@ -5,6 +5,7 @@ pub(crate) mod agent;
 pub(crate) mod create;
 pub(crate) mod hardening;
 mod lifecycle;
+mod process_events;
 
 pub(crate) use lifecycle::STOP_GRACE_SECS;
 
@@ -680,12 +681,14 @@ impl Command {
             .start(&self.spec, self.spec.timeout, true)
             .await?;
         let instance_log = self.container.instance().and_then(|i| i.log());
-        let log = instance_log.and_then(|l| l.detached(&self.spec.text()));
+        let sink = process_events::ProcessEvents {
+            container: self.container.weak(),
+            log: instance_log.and_then(|l| l.detached(&self.spec.text())),
+        };
         Ok(Process::start(
             exec,
-            self.container.weak(),
             self.spec.buffer_capacity,
-            log,
+            Box::new(sink),
         ))
     }
 }

@@ -1,18 +1,26 @@
 //! Detached mode: a background command whose output fills a ring buffer and feeds callbacks.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::Execution;
 use crate::buffer::OutputBuffer;
-use crate::container::{Container, Inner};
 use crate::error::{Error, Result};
-use crate::project::DetachLog;
 use crate::transport::ExecControl;
 use crate::types::{BufferSnapshot, ExecResult, StreamKind};
 use crate::utf8::Utf8Decoder;
+
+/// Where a detached process's output and end go besides its buffer (the container's callbacks
+/// and the project's log), in order, from its reading task.
+pub(crate) trait ProcessSink: Send + Sync + 'static {
+    /// A piece of decoded output (never empty).
+    fn output<'a>(&'a self, stream: StreamKind, data: &'a str) -> BoxFuture<'a, ()>;
+    /// The command ended with this exit code and timeout flag; `None`: following it failed.
+    fn finished(&self, exit: Option<(i64, bool)>) -> BoxFuture<'_, ()>;
+}
 
 /// How a detached process ended, as seen by its reading task.
 #[derive(Debug, Clone)]
@@ -41,9 +49,8 @@ impl Process {
     /// Starts the reading task that owns `exec` for the rest of its life.
     pub(crate) fn start(
         exec: Execution,
-        container: Weak<Inner>,
         buffer_capacity: usize,
-        log: Option<DetachLog>,
+        sink: Box<dyn ProcessSink>,
     ) -> Self {
         let (end, _) = watch::channel(None);
         let shared = Arc::new(Shared {
@@ -56,7 +63,7 @@ impl Process {
             control: exec.control(),
             started: exec.started(),
         };
-        tokio::spawn(read_loop(exec, shared, container, log));
+        tokio::spawn(read_loop(exec, shared, sink));
         process
     }
 
@@ -157,35 +164,21 @@ impl Process {
     }
 }
 
-async fn read_loop(
-    mut exec: Execution,
-    shared: Arc<Shared>,
-    container: Weak<Inner>,
-    log: Option<DetachLog>,
-) {
+async fn read_loop(mut exec: Execution, shared: Arc<Shared>, sink: Box<dyn ProcessSink>) {
     let mut stdout = Utf8Decoder::default();
     let mut stderr = Utf8Decoder::default();
     let deliver = |stream: StreamKind, data: String| {
-        let (shared, container, log) = (&shared, &container, &log);
+        let (shared, sink) = (&shared, &sink);
         async move {
             if data.is_empty() {
                 return;
-            }
-            if let Some(log) = log {
-                log.output(stream, &data);
             }
             shared
                 .buffer
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(stream, &data);
-            if let Some(inner) = container.upgrade() {
-                let container = Container::from_inner(inner);
-                container
-                    .callbacks()
-                    .output(&container, stream, &data)
-                    .await;
-            }
+            sink.output(stream, &data).await;
         }
     };
     let failure = loop {
@@ -212,18 +205,13 @@ async fn read_loop(
             Err(e) => End::Failed(e),
         },
     };
-    if let Some(log) = &log {
-        match &end {
-            End::Exited {
-                exit_code,
-                timed_out,
-            } => log.finished(Some(*exit_code), *timed_out),
-            End::Failed(_) => log.finished(None, false),
-        }
-    }
-    if let (End::Exited { exit_code, .. }, Some(inner)) = (&end, container.upgrade()) {
-        let container = Container::from_inner(inner);
-        container.callbacks().exit(&container, *exit_code).await;
-    }
+    let exit = match &end {
+        End::Exited {
+            exit_code,
+            timed_out,
+        } => Some((*exit_code, *timed_out)),
+        End::Failed(_) => None,
+    };
+    sink.finished(exit).await;
     shared.end.send_replace(Some(end));
 }
