@@ -89,7 +89,7 @@ pub async fn build_profile(
 ) -> Result<String> {
     let profile = resolve_profile(name)?;
     let context = context_tar(profile.files().map(|(p, b)| (p.to_string(), b.to_vec())))?;
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     engine
         .build_image(profile.image_tag, context, progress)
         .await?;
@@ -113,7 +113,7 @@ pub async fn build_image_from_dir(
         std::fs::read_to_string(dir.join("Dockerfile")).map_err(|e| Error::host_file(dir, e))?;
     let files = walk(dir, dir)?;
     let context = context_tar(files.into_iter())?;
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     require_base_images(&engine, &dockerfile).await?;
     engine.build_image(tag, context, progress).await
 }
@@ -165,7 +165,7 @@ pub async fn export_images(images: &[&str], dest: &Path, socket: Option<&Path>) 
     if images.is_empty() {
         return Err(Error::invalid("nothing to export: name at least one image"));
     }
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     for image in images {
         if !engine.image_exists(image).await? {
             return Err(Error::ImageNotFound {
@@ -220,7 +220,7 @@ pub async fn import_images(src: &Path, socket: Option<&Path>) -> Result<Vec<Stri
     } else {
         Box::new(file)
     };
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     engine.load_images(read_in_chunks(reader)).await
 }
 

@@ -24,7 +24,7 @@ pub struct ContainerListItem {
 /// limits, volumes, default timeout, persistence) is what the container was created with. The
 /// handle does not own the container: dropping it never removes it.
 pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Container> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let info = engine.inspect_container(name).await?;
     let running = info.state.running;
     let container = Container::from_inspect(engine.clone(), &info)?;
@@ -42,7 +42,7 @@ pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Conta
 /// A handle to an existing sandbox as it is (running or not). Like every handle obtained by
 /// name, it never removes the container when dropped.
 pub async fn find_container(name: &str, socket: Option<&Path>) -> Result<Container> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let info = engine.inspect_container(name).await?;
     Container::from_inspect(engine, &info)
 }
@@ -52,7 +52,7 @@ pub async fn list_containers(
     project: Option<&str>,
     socket: Option<&Path>,
 ) -> Result<Vec<ContainerListItem>> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let mut filter = vec![format!("{}=true", labels::MANAGED)];
     if let Some(project) = project {
         filter.push(format!("{}={project}", labels::PROJECT));
@@ -85,7 +85,7 @@ pub(crate) fn list_item(c: &serde_json::Value) -> ContainerListItem {
 
 /// Stops a sandbox without removing it.
 pub async fn stop_container(name: &str, socket: Option<&Path>) -> Result<()> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let id = managed_id(&engine, name).await?;
     engine
         .stop_container(&id, crate::container::STOP_GRACE_SECS)
@@ -94,7 +94,7 @@ pub async fn stop_container(name: &str, socket: Option<&Path>) -> Result<()> {
 
 /// Removes a sandbox, running or not, and its instance directory (`pocketdock.data-path`).
 pub async fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let info = engine.inspect_container(name).await?;
     let container = Container::from_inspect(engine.clone(), &info)?;
     engine.remove_container(&container.id(), true).await?;
@@ -107,7 +107,7 @@ pub async fn destroy_container(name: &str, socket: Option<&Path>) -> Result<()> 
 
 /// Removes every stopped managed container (of `project`, if given); returns how many.
 pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
-    let engine = Engine::connect(socket).await?;
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
     let mut filter = vec![format!("{}=true", labels::MANAGED)];
     if let Some(project) = project {
         filter.push(format!("{}={project}", labels::PROJECT));

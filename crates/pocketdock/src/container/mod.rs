@@ -86,7 +86,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     let project = crate::project::prepare(&options, &mut plan)?;
     let engine = match &project {
         Some(p) => p.connect(options.socket_path.as_deref()).await?,
-        None => Engine::connect(options.socket_path.as_deref()).await?,
+        None => Engine::connect(options.socket_path.as_deref(), crate::project::discovery).await?,
     };
     if options.agent {
         agent::add_to_plan(&engine, &mut plan).await?;

@@ -75,7 +75,7 @@ impl std::fmt::Debug for Engine {
 }
 
 /// What `/version` told us about a socket. Cached per path so that creating many sandboxes pays
-/// the negotiation once, while every caller still gets a client bound to its own runtime.
+/// the negotiation once.
 #[derive(Clone, Copy)]
 struct Negotiated {
     version: (usize, usize),
@@ -86,6 +86,19 @@ fn negotiated_cache() -> &'static Mutex<HashMap<PathBuf, Negotiated>> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Negotiated>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
+
+/// One client per socket and runtime, so that every operation reuses the pooled connections.
+/// Per runtime, because a pooled connection's task lives on the runtime that opened it and dies
+/// with it (a client shared across runtimes fails with "dispatch task is gone"); runtime ids
+/// are never reused. Bounded: a program that makes many runtimes keeps the newest clients.
+fn client_cache() -> &'static Mutex<Vec<(ClientKey, Engine)>> {
+    static CACHE: OnceLock<Mutex<Vec<(ClientKey, Engine)>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+type ClientKey = (PathBuf, tokio::runtime::Id);
+
+const CLIENT_CACHE_SIZE: usize = 16;
 
 /// Every engine we support (Docker ≥ 20.10, Podman ≥ 4) accepts this version; it is only used
 /// to ask `/version` which one to speak.
@@ -98,17 +111,45 @@ const BOOTSTRAP_VERSION: ClientVersion = ClientVersion {
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
 impl Engine {
-    /// Connects to the socket named (or discovered, see [`Discovery`]) and negotiates the API
+    /// Connects to the socket named, else to the one `discovery` finds, and negotiates the API
     /// version.
-    pub(crate) async fn connect(explicit_socket: Option<&Path>) -> Result<Engine> {
+    pub(crate) async fn connect(
+        explicit_socket: Option<&Path>,
+        discovery: impl FnOnce() -> Discovery,
+    ) -> Result<Engine> {
         let socket_path = match explicit_socket {
             Some(p) => socket::strip_scheme(p),
-            None => Discovery::from_env().discover().await?,
+            None => discovery().discover().await?,
         };
         Self::connect_to(&socket_path).await
     }
 
+    /// The client for this socket on the current runtime (made and negotiated on first use).
     pub(crate) async fn connect_to(socket_path: &Path) -> Result<Engine> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Self::new_client(socket_path).await;
+        };
+        let key = (socket_path.to_path_buf(), runtime.id());
+        if let Some((_, engine)) = client_cache()
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| *k == key)
+        {
+            return Ok(engine.clone());
+        }
+        let engine = Self::new_client(socket_path).await?;
+        let mut cache = client_cache().lock().unwrap();
+        if !cache.iter().any(|(k, _)| *k == key) {
+            if cache.len() >= CLIENT_CACHE_SIZE {
+                cache.remove(0);
+            }
+            cache.push((key, engine.clone()));
+        }
+        Ok(engine)
+    }
+
+    async fn new_client(socket_path: &Path) -> Result<Engine> {
         let cached = negotiated_cache().lock().unwrap().get(socket_path).copied();
         let negotiated = match cached {
             Some(n) => n,

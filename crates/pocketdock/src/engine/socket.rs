@@ -1,6 +1,6 @@
-//! Finding an engine socket: explicit > `POCKETDOCK_SOCKET` > the project's `socket:` > the
-//! well-known paths, and when none answers but `podman` is installed, a private
-//! `podman system service` of our own.
+//! Finding an engine socket: explicit > `POCKETDOCK_SOCKET` > the project's `socket:` (which
+//! the caller reads: this module knows nothing of projects) > the well-known paths, and when
+//! none answers but `podman` is installed, a private `podman system service` of our own.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,8 +14,8 @@ pub const PRIVATE_SERVICE_IDLE: Duration = Duration::from_secs(600);
 const CONNECT_PROBE: Duration = Duration::from_millis(1000);
 const SERVICE_STARTUP: Duration = Duration::from_secs(20);
 
-/// Where pocketdock looks for an engine, in order. [`Discovery::from_env`] is what the library
-/// uses; building one by hand lets a caller (or a test) choose the candidates.
+/// Where pocketdock looks for an engine, in order. [`Discovery::with_project_socket`] is what
+/// the library uses; building one by hand lets a caller (or a test) choose the candidates.
 #[derive(Debug, Clone)]
 pub struct Discovery {
     /// Sockets tried in order; the first that accepts a connection wins.
@@ -27,24 +27,6 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// `POCKETDOCK_SOCKET` if set, else the `socket:` of the project around the current
-    /// directory, else the platform's well-known sockets, then a private Podman service under
-    /// the user's runtime directory. A malformed project configuration is a warning here (and
-    /// an error where the project itself is used, such as creating a container in it).
-    pub fn from_env() -> Discovery {
-        let project_socket = match crate::project::find_project_root(None) {
-            Some(root) => match crate::project::load_config(Some(&root)) {
-                Ok(config) => config.socket,
-                Err(e) => {
-                    tracing::warn!("ignoring the project's socket setting: {e}");
-                    None
-                }
-            },
-            None => None,
-        };
-        Self::with_project_socket(project_socket.as_deref())
-    }
-
     /// `POCKETDOCK_SOCKET` if set, else `project_socket` if given, else auto-detection.
     pub fn with_project_socket(project_socket: Option<&Path>) -> Discovery {
         let env = std::env::var_os("POCKETDOCK_SOCKET")

@@ -88,15 +88,10 @@ fn open(project_root: Option<&Path>) -> Result<Project> {
 
 /// Explicit socket > `POCKETDOCK_SOCKET` > the project's `socket:` > auto-detection.
 pub(crate) async fn connect(project: &Project, explicit: Option<&Path>) -> Result<Engine> {
-    match explicit {
-        Some(_) => Engine::connect(explicit).await,
-        None => {
-            let socket = Discovery::with_project_socket(project.config.socket.as_deref())
-                .discover()
-                .await?;
-            Engine::connect(Some(&socket)).await
-        }
-    }
+    Engine::connect(explicit, || {
+        Discovery::with_project_socket(project.config.socket.as_deref())
+    })
+    .await
 }
 
 /// Managed containers labelled with the project's name, less those whose instance directory

@@ -29,6 +29,24 @@ pub(crate) use logger::{DetachLog, SessionLog};
 /// Name of the directory, inside `.pocketdock/`, that holds one directory per instance.
 pub const INSTANCES_DIR: &str = "instances";
 
+/// Where the library looks for an engine from the current directory: `POCKETDOCK_SOCKET` if
+/// set, else the `socket:` of the project around it, else the platform's well-known sockets,
+/// then a private Podman service. A malformed project configuration is a warning here (and an
+/// error where the project itself is used, such as creating a container in it).
+pub(crate) fn discovery() -> crate::engine::Discovery {
+    let project_socket = match find_project_root(None) {
+        Some(root) => match load_config(Some(&root)) {
+            Ok(config) => config.socket,
+            Err(e) => {
+                tracing::warn!("ignoring the project's socket setting: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    crate::engine::Discovery::with_project_socket(project_socket.as_deref())
+}
+
 /// The directory at or above `start` (default: the current directory) that holds
 /// `.pocketdock/pocketdock.yaml`, or `None`.
 pub fn find_project_root(start: Option<&Path>) -> Option<PathBuf> {
