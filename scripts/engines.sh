@@ -6,6 +6,8 @@
 #   scripts/engines.sh env       print the exports the test suite reads
 #   scripts/engines.sh down      stop the engines this script started
 #   scripts/engines.sh rootless-up   a normal user with rootless Podman and the images
+#   scripts/engines.sh newer-up  Podman 5.4 and Docker 26.1 (Debian 13 roots, each engine in a
+#                                private mount and network namespace) and the images
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -182,9 +184,105 @@ rootless_up() {
   log "ready: $rootless_user's rootless podman on $rootless_sock"
 }
 
+# Newer engines beside the host's: Debian 13's Podman 5.4 and Docker 26.1, each with a trixie root
+# made the root of a private mount namespace by pivot_root (a chroot is not enough: runc exec
+# would join the host's root) and a network namespace of its own (so its bridge and iptables
+# leave the host's engines alone). /tmp is shared, so host paths under /tmp (volumes, the
+# agents' socket directories) mean the same to them; each socket appears in a host directory.
+newer_state=/run/pocketdock-newer
+podman5_sock=$newer_state/podman5/podman.sock
+docker26_sock=$newer_state/docker26/docker.sock
+
+build_root() { # name, packages
+  local root=$cache/roots/$1
+  [ -f "$root/.complete" ] && return 0
+  rm -rf "$root"; mkdir -p "$cache/roots"
+  log "building the Debian 13 root of $1 (mmdebstrap, ~1 min)"
+  mmdebstrap --quiet --variant=minbase --include="$2" trixie "$root"
+  touch "$root/.complete"
+}
+
+# Runs "$@" as the engine of root $1, serving in host directory $2 (mounted at /run/pdsock).
+start_in_root() {
+  local name=$1 sockdir=$2; shift 2
+  local root=$cache/roots/$name
+  mkdir -p "$sockdir" "$root/run/pdsock" "$newer_state"
+  setsid unshare -m -n --propagation private bash -c '
+    set -e
+    root=$1 sockdir=$2; shift 2
+    ip link set lo up
+    mount --make-rprivate /
+    mount --bind "$root" "$root"
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount --bind "$sockdir" "$root/run/pdsock"
+    mount --bind /tmp "$root/tmp"
+    cd "$root"; mkdir -p oldroot; pivot_root . oldroot; umount -l /oldroot
+    exec "$@"' _ "$root" "$sockdir" "$@" >"$newer_state/$name.log" 2>&1 </dev/null &
+  echo $! >"$newer_state/$name.pid"
+}
+
+newer_up() {
+  install_packages
+  build_rootfs &
+  local rootfs_job=$!
+  build_root podman5 podman,runc,conmon,netavark,aardvark-dns,catatonit,iptables,ca-certificates &
+  local p=$!
+  build_root docker26 docker.io,containerd,runc,iptables,ca-certificates,tini &
+  local d=$!
+  wait "$p"; wait "$d"; wait "$rootfs_job"
+  local conf=$cache/roots/podman5/etc/containers/containers.conf
+  if ! grep -q 'pocketdock scripts/engines.sh (v3)' "$conf" 2>/dev/null; then
+    mkdir -p "$(dirname "$conf")"
+    local pid_max; pid_max=$(cat /proc/sys/kernel/pid_max)
+    { podman_conf $((pid_max < 65536 ? pid_max : 65536)); printf '[network]\nfirewall_driver = "iptables"\n'; } >"$conf"
+  fi
+  if ! answers "$podman5_sock"; then
+    log "starting podman 5.4 on $podman5_sock"
+    rm -f "$podman5_sock"
+    PODMAN_IGNORE_CGROUPSV1_WARNING=1 start_in_root podman5 "$(dirname "$podman5_sock")" \
+      podman system service --time=0 unix:///run/pdsock/podman.sock
+  fi
+  if ! answers "$docker26_sock"; then
+    log "starting docker 26.1 on $docker26_sock"
+    rm -f "$docker26_sock"
+    start_in_root docker26 "$(dirname "$docker26_sock")" \
+      dockerd --host unix:///run/pdsock/docker.sock --exec-root /run/d26 \
+      --data-root /var/lib/d26 --pidfile /run/d26.pid
+  fi
+  wait_for "$podman5_sock" 60 & p=$!
+  wait_for "$docker26_sock" 60 & d=$!
+  wait "$p"; wait "$d"
+  # Wait for these jobs only: the engines are children of this shell too.
+  local jobs=()
+  for s in "$podman5_sock" "$docker26_sock"; do
+    import_image "$s" "$image" "$cache/images/minimal-python.tar" & jobs+=($!)
+    import_image "$s" "$busybox_image" "$cache/images/busybox.tar" & jobs+=($!)
+  done
+  for j in "${jobs[@]}"; do wait "$j"; done
+  log "ready: podman 5.4 $podman5_sock, docker 26.1 $docker26_sock"
+}
+
+newer_down() {
+  for name in podman5 docker26; do
+    local f=$newer_state/$name.pid
+    [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+
 env_() {
   echo "export POCKETDOCK_TEST_PODMAN_SOCKET=$podman_sock"
   echo "export POCKETDOCK_TEST_DOCKER_SOCKET=$docker_sock"
+}
+
+newer_env() {
+  echo "export POCKETDOCK_TEST_PODMAN_SOCKET=$podman5_sock"
+  echo "export POCKETDOCK_TEST_DOCKER_SOCKET=$docker26_sock"
+  # Their published ports answer in their own network namespaces.
+  echo "export POCKETDOCK_TEST_PODMAN_NETNS=/proc/$(cat "$newer_state/podman5.pid")/ns/net"
+  echo "export POCKETDOCK_TEST_DOCKER_NETNS=/proc/$(cat "$newer_state/docker26.pid")/ns/net"
 }
 
 down() {
@@ -201,5 +299,8 @@ case "${1:-up}" in
   rootless-socket) echo "$rootless_sock" ;;
   env) env_ ;;
   down) down ;;
-  *) echo "usage: $0 up|env|down" >&2; exit 2 ;;
+  newer-up) newer_up ;;
+  newer-env) newer_env ;;
+  newer-down) newer_down ;;
+  *) echo "usage: $0 up|env|down|rootless-up|newer-up|newer-env|newer-down" >&2; exit 2 ;;
 esac

@@ -2,18 +2,22 @@
 # The whole test suite, on a fresh machine of this kind: starts both engines (installing them if
 # missing), checks formatting and lints, runs unit, engine and CLI tests against Podman AND
 # Docker with every transport (the in-sandbox agent over its socket, the agent through its
-# engine-exec bridge, and the engine's exec) and as a normal user against rootless Podman, runs the
+# engine-exec bridge, and the engine's exec) — on Debian 12's Podman 4.3 + Docker 20.10 and on
+# Debian 13's Podman 5.4 + Docker 26.1 — and as a normal user against rootless Podman, runs the
 # quickstart demo on each, and fails if any pocketdock container is left over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/engines.sh up
 scripts/engines.sh rootless-up
+scripts/engines.sh newer-up
+newer_env=$(scripts/engines.sh newer-env)
+newer_sockets=($(printf '%s\n' "$newer_env" | sed -n 's/^export POCKETDOCK_TEST_[A-Z]*_SOCKET=//p'))
 eval "$(scripts/engines.sh env)"
 export POCKETDOCK_TEST_ENGINES=podman,docker
 rootless_user=$(scripts/engines.sh rootless-user)
 rootless_sock=$(scripts/engines.sh rootless-socket)
-all_sockets=("$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET" "$rootless_sock")
+all_sockets=("$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET" "$rootless_sock" "${newer_sockets[@]}")
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -52,6 +56,22 @@ su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$(dirname "$(dirname "$rootless
   POCKETDOCK_TEST_ENGINES=podman POCKETDOCK_TEST_PODMAN_SOCKET=$rootless_sock POCKETDOCK_TEST_ROOTLESS=1
   cd /tmp && exec $engines_bin"
 
+# The newer engines run in their own namespaces and share nothing with the others: their suite
+# (all three transports) runs in the background, beside the quickstart and the Python package.
+step "engine tests on Podman 5.4 + Docker 26.1 (Debian 13), every transport: started in the background"
+newer_log=$(mktemp /tmp/pocketdock-newer-tests.XXXXXX)
+newer_run=$(mktemp -d /tmp/pocketdock-newer-run.XXXXXX) # agents' socket directories: under /tmp,
+# the only host directory those engines see as it is
+(
+  eval "$newer_env"
+  export XDG_RUNTIME_DIR=$newer_run
+  for transport in agent exec bridge; do
+    echo "== Podman 5.4 + Docker 26.1, transport: $transport"
+    POCKETDOCK_TRANSPORT=$transport "$engines_bin" || exit 1
+  done
+) >"$newer_log" 2>&1 &
+newer_job=$!
+
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
   POCKETDOCK_SOCKET=$sock cargo run --quiet --locked --example quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
@@ -62,6 +82,12 @@ done
 
 step "python package (pip install ., pytest) against podman and docker"
 scripts/test-python.sh
+
+step "engine tests on Podman 5.4 + Docker 26.1: results"
+newer_ok=0
+wait "$newer_job" || newer_ok=1
+grep -E '^== |^test result|FAILED|panicked' "$newer_log" || true
+[ "$newer_ok" -eq 0 ] || { cat "$newer_log"; echo "the newer engines' suite failed"; exit 1; }
 
 step "no pocketdock containers left behind"
 leaks=0

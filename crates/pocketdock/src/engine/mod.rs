@@ -107,6 +107,9 @@ const BOOTSTRAP_VERSION: ClientVersion = ClientVersion {
     minor_version: 41,
 };
 
+/// How long a stop waits for the engine's container list to agree (see `stop_container`).
+const LIST_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Request head timeout in seconds (streams are not bounded by it).
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
@@ -277,8 +280,38 @@ impl Engine {
             // 304: already stopped — stopping is idempotent for us.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
-            }) => Ok(()),
-            r => r.map_err(|e| self.fail(e, Ctx::Container(id))),
+            }) => {}
+            r => r.map_err(|e| self.fail(e, Ctx::Container(id)))?,
+        }
+        if self.kind == EngineKind::Docker {
+            self.until_listed_as_stopped(id).await;
+        }
+        Ok(())
+    }
+
+    /// Docker (seen on 26.1) answers a stop once the container has exited, but its container
+    /// list may say "running" for some milliseconds more: a list or prune right after a stop
+    /// would see a stale state. Waits (a bounded while) until the list agrees.
+    async fn until_listed_as_stopped(&self, id: &str) {
+        let filters = serde_json::json!({ "id": [id] }).to_string();
+        let query = format!(
+            "/containers/json?all=1&filters={}",
+            percent_encode(&filters)
+        );
+        let deadline = tokio::time::Instant::now() + LIST_SETTLE;
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            let running = match self.get_json(&query).await {
+                Ok(serde_json::Value::Array(list)) => {
+                    list.iter().any(|c| c["State"].as_str() == Some("running"))
+                }
+                _ => false,
+            };
+            if !running || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(50));
         }
     }
 

@@ -1,7 +1,6 @@
 //! Container options seen from inside the container and from inspect; `info()`.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use pocketdock::{create_new_container, ContainerOptions, Error};
@@ -131,7 +130,7 @@ fn published_port_answers_on_the_host(e: &TestEngine) {
         Duration::from_secs(20),
         "the server to answer on the host port",
         || {
-            let Ok(mut conn) = TcpStream::connect(("127.0.0.1", host_port)) else {
+            let Ok(mut conn) = e.connect_published(host_port) else {
                 return false;
             };
             let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));

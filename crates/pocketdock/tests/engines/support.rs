@@ -20,6 +20,9 @@ pub const BUSYBOX_IMAGE: &str = "pocketdock/busybox";
 pub struct TestEngine {
     pub name: &'static str,
     pub socket: PathBuf,
+    /// The engine's network namespace when it is not the host's (`POCKETDOCK_TEST_<ENGINE>_NETNS`,
+    /// e.g. `/proc/PID/ns/net`): its published ports answer there.
+    pub netns: Option<PathBuf>,
 }
 
 /// The engines named by `POCKETDOCK_TEST_ENGINES` (default: both), each at the socket given by
@@ -39,7 +42,14 @@ pub fn engines_from_env() -> Vec<TestEngine> {
         let socket = std::env::var(&var)
             .unwrap_or_else(|_| default.into())
             .into();
-        engines.push(TestEngine { name, socket });
+        let netns = std::env::var_os(format!("POCKETDOCK_TEST_{}_NETNS", name.to_uppercase()))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        engines.push(TestEngine {
+            name,
+            socket,
+            netns,
+        });
     }
     engines
 }
@@ -77,6 +87,26 @@ impl TestEngine {
                 c
             })
             .clone()
+    }
+
+    /// Connects to a port the engine published on its loopback: the host's, or that of the
+    /// engine's own network namespace (from a thread that joins it, so nothing else moves).
+    #[allow(unsafe_code)]
+    pub fn connect_published(&self, port: u16) -> std::io::Result<std::net::TcpStream> {
+        let Some(netns) = self.netns.clone() else {
+            return std::net::TcpStream::connect(("127.0.0.1", port));
+        };
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let ns = std::fs::File::open(&netns)?;
+            // SAFETY: setns on this thread only, with a descriptor we own.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+        })
+        .join()
+        .expect("the connecting thread")
     }
 
     /// A raw engine client for what the tests do behind pocketdock's back.
