@@ -2,7 +2,7 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,6 +140,7 @@ impl Running {
             outbox: outbox.clone(),
         };
         let timeout = spawn.timeout_ms.map(Duration::from_millis);
+        RUNNING.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(supervise(
             id, shim_pid, control, io.stdout, io.stderr, credit, shared, outbox, timeout, ended,
         ));
@@ -298,7 +299,31 @@ async fn supervise(
     }
     let _ = outbox.data.send(AgentMessage::Exited { id, exit });
     let _ = ended.send(id);
+    if RUNNING.fetch_sub(1, Ordering::SeqCst) == 1 {
+        give_back_memory();
+    }
 }
+
+/// Commands running in this agent, on every connection.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Output bytes forwarded since the heap was last trimmed.
+static FORWARDED: AtomicUsize = AtomicUsize::new(0);
+
+/// Once the agent is idle after much output, returns the freed heap to the kernel: glibc keeps
+/// it otherwise, and PID 1 of every sandbox should stay small while it waits.
+fn give_back_memory() {
+    if FORWARDED.load(Ordering::SeqCst) < TRIM_AFTER {
+        return;
+    }
+    FORWARDED.store(0, Ordering::SeqCst);
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory of the allocator.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+const TRIM_AFTER: usize = 1 << 20;
 
 async fn read_reports(id: u32, control: tokio::net::UnixStream, outbox: &Outbox) -> Report {
     let mut lines = BufReader::new(control).lines();
@@ -326,6 +351,9 @@ async fn read_reports(id: u32, control: tokio::net::UnixStream, outbox: &Outbox)
     }
 }
 
+/// The first read buffer of a command's stream.
+const FIRST_READ: usize = 16 * 1024;
+
 /// Copies one stream of the command to the client, never more than its window ahead.
 async fn forward(
     id: u32,
@@ -335,12 +363,17 @@ async fn forward(
     shared: Arc<Shared>,
     outbox: Outbox,
 ) {
-    let mut buf = vec![0u8; MAX_CHUNK];
+    // Small first: most commands write little, and a big buffer per stream per command costs
+    // an mmap each and leaves the heap fragmented. A full read doubles it, up to a chunk.
+    let mut buf = vec![0u8; FIRST_READ];
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if n == buf.len() && buf.len() < MAX_CHUNK {
+            buf.resize((buf.len() * 4).min(MAX_CHUNK), 0);
+        }
         if shared.disconnected.load(Ordering::SeqCst) {
             continue;
         }
@@ -348,6 +381,7 @@ async fn forward(
             Ok(permit) => permit.forget(),
             Err(_) => continue, // closed: the client is gone
         }
+        FORWARDED.fetch_add(n, Ordering::Relaxed);
         let data = buf[..n].to_vec();
         if outbox
             .data

@@ -6,9 +6,11 @@
 //!
 //! Saving the exec of a second program per command is what makes a command cost one
 //! fork+exec. Everything the child needs is prepared before the fork (paths, argv, environment,
-//! ids as C values); after it, the child makes raw system calls only and never returns into the
-//! agent's code. The agent is single-threaded (a current-thread runtime with no blocking pool),
-//! so no lock can be held across the fork.
+//! ids as C values, the command's stack); after it, the child makes raw system calls only and
+//! never returns into the agent's code. The agent is single-threaded (a current-thread runtime
+//! with no blocking pool), so no lock can be held across the fork. The shim starts the command
+//! as `posix_spawn` does — `clone(CLONE_VM | CLONE_VFORK)` on a stack of its own — so that the
+//! agent's page tables are copied once per command, not twice.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -27,6 +29,50 @@ static PROCESS_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 /// Sets the limit [`PROCESS_LIMIT`] describes (once, at start).
 pub fn set_process_limit(limit: Option<u64>) {
     PROCESS_LIMIT.store(limit.unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+}
+
+thread_local! {
+    /// Where each (PATH, program) was found: its index in PATH.
+    static FOUND: std::cell::RefCell<std::collections::HashMap<(String, String), usize>> =
+        std::cell::RefCell::default();
+    static PASSWD: FileCache = const { FileCache::new("/etc/passwd") };
+    static GROUP: FileCache = const { FileCache::new("/etc/group") };
+}
+
+/// A small file read again only when it changed (by inode, size and modification time): a
+/// stat per command instead of a read.
+struct FileCache {
+    path: &'static str,
+    cached: std::cell::RefCell<Option<(FileStamp, std::rc::Rc<str>)>>,
+}
+
+type FileStamp = (u64, u64, i64, i64);
+
+impl FileCache {
+    const fn new(path: &'static str) -> Self {
+        FileCache {
+            path,
+            cached: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn read(&self) -> std::rc::Rc<str> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(self.path) else {
+            return std::rc::Rc::from("");
+        };
+        let stamp = (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
+        if let Some((cached, text)) = &*self.cached.borrow() {
+            if *cached == stamp {
+                return text.clone();
+            }
+        }
+        let text: std::rc::Rc<str> = std::fs::read_to_string(self.path)
+            .unwrap_or_default()
+            .into();
+        *self.cached.borrow_mut() = Some((stamp, text.clone()));
+        text
+    }
 }
 
 /// Open files per command.
@@ -49,7 +95,12 @@ pub struct Prepared {
     terminal: bool,
     program: String,
     process_limit: libc::rlim_t,
+    /// The stack the command's child runs on until its exec.
+    stack: Vec<u8>,
 }
+
+/// The command child's stack until its exec (it only makes system calls).
+const CHILD_STACK: usize = 64 * 1024;
 
 /// Resolves the user, the program's search path and the environment. What makes the start
 /// fail already (exit code 126, and a message for the command's stderr) is reported by the shim
@@ -66,9 +117,14 @@ fn prepare_or_fail(spawn: &Spawn) -> Result<Prepared, (i32, String)> {
         return Err((126, "no command given".into()));
     };
     let user = spawn.user.as_deref().unwrap_or("");
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let id = users::resolve(user, &passwd, &group).map_err(|e| (126, e))?;
+    let id = PASSWD
+        .with(|passwd| {
+            GROUP.with(|group| {
+                let (passwd, group) = (passwd.read(), group.read());
+                users::resolve(user, &passwd, &group)
+            })
+        })
+        .map_err(|e| (126, e))?;
     if let Some(cwd) = &spawn.cwd {
         if !std::path::Path::new(cwd).is_dir() {
             return Err((
@@ -86,11 +142,30 @@ fn prepare_or_fail(spawn: &Spawn) -> Result<Prepared, (i32, String)> {
     let candidates = if program.contains('/') {
         vec![c(program)?]
     } else {
-        search
+        let mut paths: Vec<String> = search
             .split(':')
             .map(|dir| if dir.is_empty() { "." } else { dir })
-            .map(|dir| c(&format!("{dir}/{program}")))
-            .collect::<Result<_, _>>()?
+            .map(|dir| format!("{dir}/{program}"))
+            .collect();
+        // Where the program was found last time, first (if it is still there): each failed
+        // exec costs the command a path walk. The exec still decides, as the command's user.
+        let key = (search.to_string(), program.clone());
+        let found = FOUND.with_borrow(|found| found.get(&key).copied());
+        match found.filter(|&i| std::path::Path::new(&paths[i]).is_file()) {
+            Some(i) => paths.swap(0, i),
+            None => {
+                if let Some(i) = paths.iter().position(|p| std::path::Path::new(p).is_file()) {
+                    FOUND.with_borrow_mut(|found| {
+                        if found.len() >= 256 {
+                            found.clear();
+                        }
+                        found.insert(key, i);
+                    });
+                    paths.swap(0, i);
+                }
+            }
+        }
+        paths.iter().map(|p| c(p)).collect::<Result<_, _>>()?
     };
     Ok(Prepared {
         failure: None,
@@ -107,6 +182,7 @@ fn prepare_or_fail(spawn: &Spawn) -> Result<Prepared, (i32, String)> {
         terminal: spawn.pty.is_some(),
         program: program.clone(),
         process_limit: PROCESS_LIMIT.load(std::sync::atomic::Ordering::SeqCst),
+        stack: vec![0; CHILD_STACK],
     })
 }
 
@@ -190,30 +266,27 @@ unsafe fn shim_child(
         libc::_exit(0);
     }
 
-    // The command reports a failed start through this pipe; its end at exec means success.
-    let mut status = [0i32; 2];
-    if libc::pipe2(status.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-        report(b"failed 126 ", b"cannot make a pipe", 0);
-        libc::_exit(1);
-    }
-    let child = libc::fork();
-    if child == 0 {
-        libc::close(status[0]);
-        let errno = command_child(p, argv, envp);
-        let bytes = errno.to_ne_bytes();
-        libc::write(status[1], bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(127);
-    }
-    libc::close(status[1]);
+    // The command's child shares our memory until its exec, and we wait until then: a failed
+    // start leaves its errno in `start`.
+    let mut start = CommandStart {
+        prepared: p,
+        argv,
+        envp,
+        errno: 0,
+    };
+    let stack = p.stack.as_ptr().add(p.stack.len()) as usize & !0xf;
+    let child = libc::clone(
+        command_entry,
+        stack as *mut libc::c_void,
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+        (&raw mut start).cast(),
+    );
     if child < 0 {
         report(b"failed 126 ", b"cannot fork", 0);
         libc::_exit(1);
     }
-    let mut errno = [0u8; 4];
-    let got = read_full(status[0], &mut errno);
-    libc::close(status[0]);
-    if got == 4 {
-        let errno = i32::from_ne_bytes(errno);
+    let errno = std::ptr::read_volatile(&raw const start.errno);
+    if errno != 0 {
         let code = if errno == libc::ENOENT || errno == libc::ENOTDIR {
             127
         } else {
@@ -243,6 +316,27 @@ unsafe fn shim_child(
                 report(b"signal ", b"", i64::from(libc::WTERMSIG(st)));
             }
         }
+    }
+}
+
+/// What the command's child needs, in the shim's memory (which it shares until its exec).
+struct CommandStart<'a> {
+    prepared: &'a Prepared,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    /// Set by the child when it cannot exec.
+    errno: i32,
+}
+
+/// The command's child, on its own stack: starts the program, or records why not and exits.
+extern "C" fn command_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the shim's `CommandStart`, alive (and the shim suspended) until we exec
+    // or exit.
+    unsafe {
+        let start = &mut *arg.cast::<CommandStart>();
+        let errno = command_child(start.prepared, start.argv, start.envp);
+        std::ptr::write_volatile(&raw mut start.errno, errno.max(1));
+        libc::_exit(127);
     }
 }
 
@@ -333,19 +427,6 @@ unsafe fn release_stdio() {
         }
         libc::close(null);
     }
-}
-
-fn read_full(fd: i32, buf: &mut [u8]) -> usize {
-    let mut got = 0;
-    while got < buf.len() {
-        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
-        if n > 0 {
-            got += n as usize;
-        } else if n == 0 || unsafe { *libc::__errno_location() } != libc::EINTR {
-            break;
-        }
-    }
-    got
 }
 
 /// Writes `word text number\n` to the control socket, formatted without allocating.
