@@ -291,8 +291,12 @@ pub struct PruneArgs {
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Only this project's sandboxes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "orphans")]
     pub project: Option<String>,
+    /// Instead: remove, running or not, every non-persistent sandbox whose creating process
+    /// on this host is gone (killed or crashed without cleaning up).
+    #[arg(long)]
+    pub orphans: bool,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,11 @@ pub fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize> {
     block_on(aio::prune(project, socket))
 }
 
+/// Removes the non-persistent sandboxes whose creating process is gone; returns how many.
+pub fn prune_orphans(socket: Option<&Path>) -> Result<usize> {
+    block_on(aio::prune_orphans(socket))
+}
+
 /// Builds a profile's image (see [`aio::build_profile`]); returns its tag.
 pub fn build_profile(
     name: &str,

@@ -35,8 +35,8 @@ mod utf8;
 
 pub use blocking::{
     build_image_from_dir, build_profile, create_new_container, destroy_container, export_images,
-    find_container, import_images, list_containers, prune, resume_container, stop_container,
-    Command, Container, ExecStream, Process, Session, Stdin,
+    find_container, import_images, list_containers, prune, prune_orphans, resume_container,
+    stop_container, Command, Container, ExecStream, Process, Session, Stdin,
 };
 pub use blocking::{doctor, project_status};
 pub use cleanup::{pending_cleanups, wait_for_cleanup};
@@ -69,7 +69,8 @@ pub mod aio {
     pub use crate::exec::stream::{ExecStream, Stdin};
     pub use crate::images::{build_image_from_dir, build_profile, export_images, import_images};
     pub use crate::persistence::{
-        destroy_container, find_container, list_containers, prune, resume_container, stop_container,
+        destroy_container, find_container, list_containers, prune, prune_orphans, resume_container,
+        stop_container,
     };
     pub use crate::project::{doctor, project_status};
     pub use crate::session::Session;

@@ -38,6 +38,7 @@ pub struct ContainerOptions {
     pub(crate) cap_add: Vec<String>,
     pub(crate) no_new_privileges: bool,
     pub(crate) read_only: bool,
+    pub(crate) outlive_process: bool,
 }
 
 impl Default for ContainerOptions {
@@ -64,6 +65,7 @@ impl Default for ContainerOptions {
             cap_add: Vec::new(),
             no_new_privileges: true,
             read_only: false,
+            outlive_process: false,
         }
     }
 }
@@ -98,6 +100,15 @@ impl ContainerOptions {
     /// Keep the container when it is shut down or its last handle dropped (it is stopped only).
     pub fn persist(mut self, persist: bool) -> Self {
         self.persist = persist;
+        self
+    }
+
+    /// Let a non-persistent sandbox outlive the process that creates it (as `pocketdock create`
+    /// does: the sandbox stays until `shutdown`). By default it belongs to that process: if
+    /// the process ends without removing it (killed, crashed), the sandbox is an orphan, which
+    /// `prune_orphans` and, in the background, later creations remove.
+    pub fn outlive_process(mut self, outlive: bool) -> Self {
+        self.outlive_process = outlive;
         self
     }
 

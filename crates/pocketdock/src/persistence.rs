@@ -137,6 +137,75 @@ pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize
     Ok(removed)
 }
 
+/// Removes every non-persistent sandbox whose holder — the process that created it — is gone
+/// from this host (killed, crashed) without removing it; returns how many. Sandboxes of live
+/// processes, of other hosts, persistent ones and those made to outlive their process
+/// (`pocketdock create`) stay.
+pub async fn prune_orphans(socket: Option<&Path>) -> Result<usize> {
+    let engine = Engine::connect(socket, crate::project::discovery).await?;
+    remove_orphans(&engine).await
+}
+
+pub(crate) async fn remove_orphans(engine: &Engine) -> Result<usize> {
+    use crate::container::holder::{state, HolderState};
+    let listed = engine
+        .list_labelled(&[
+            format!("{}=true", labels::MANAGED),
+            labels::HOLDER.to_string(),
+        ])
+        .await?;
+    let mut removed = 0;
+    for raw in &listed {
+        let holder = raw["Labels"][labels::HOLDER].as_str().unwrap_or_default();
+        let persist = raw["Labels"][labels::PERSIST].as_str() == Some("true");
+        if persist || state(holder) != HolderState::Gone {
+            continue;
+        }
+        let Some(id) = raw["Id"].as_str() else {
+            continue;
+        };
+        tracing::debug!(id, holder, "removing an orphaned sandbox");
+        match engine.remove_container(id, true).await {
+            Ok(()) => {
+                removed += 1;
+                if let Some(dir) = raw["Labels"][labels::AGENT_DIR].as_str() {
+                    crate::container::agent::remove_host_dir(Path::new(dir));
+                }
+            }
+            // Removed meanwhile (another sweep, its holder's own cleanup).
+            Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// At most once a minute per engine, from every creation, in the background: orphaned
+/// sandboxes and unused socket directories go.
+pub(crate) fn sweep_now_and_then(engine: &Engine) {
+    static LAST: std::sync::Mutex<Vec<(std::path::PathBuf, std::time::Instant)>> =
+        std::sync::Mutex::new(Vec::new());
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let socket = engine.socket_path();
+        match last.iter_mut().find(|(s, _)| s == socket) {
+            Some((_, t)) if t.elapsed() < std::time::Duration::from_secs(60) => return,
+            Some((_, t)) => *t = std::time::Instant::now(),
+            None => last.push((socket.to_path_buf(), std::time::Instant::now())),
+        }
+    }
+    let engine = engine.clone();
+    crate::cleanup::spawn(async move {
+        if let Err(e) = remove_orphans(&engine).await {
+            tracing::debug!("removing orphaned sandboxes: {e}");
+        }
+        let min_age = crate::container::agent::SWEEP_MIN_AGE;
+        if let Err(e) = crate::container::agent::sweep_host_dirs(&engine, min_age).await {
+            tracing::debug!("sweeping agent socket directories: {e}");
+        }
+    });
+}
+
 /// The id of the managed container of that name; others are "not found" to us.
 async fn managed_id(engine: &Engine, name: &str) -> Result<String> {
     let info = engine.inspect_container(name).await?;

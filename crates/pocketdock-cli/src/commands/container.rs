@@ -18,9 +18,12 @@ pub fn create(
     socket: Option<&Path>,
     printer: Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let mut options = args
-        .hardening
-        .apply(ContainerOptions::default().persist(args.persist));
+    let mut options = args.hardening.apply(
+        ContainerOptions::default()
+            .persist(args.persist)
+            // It stays after this command, until `shutdown`: no orphan when we exit.
+            .outlive_process(true),
+    );
     if let Some(image) = args.image {
         options = options.image(image);
     }
@@ -128,6 +131,18 @@ pub fn prune(
     socket: Option<&Path>,
     printer: Printer,
 ) -> anyhow::Result<ExitStatus> {
+    if args.orphans {
+        if !args.yes && !printer.confirm("Remove every sandbox whose creating process is gone?")? {
+            printer.note("Aborted.");
+            return Ok(ExitStatus::Failure);
+        }
+        let removed = pocketdock::prune_orphans(socket)?;
+        printer.success(&format!(
+            "Removed {removed} orphaned sandbox{}",
+            if removed == 1 { "" } else { "es" }
+        ));
+        return Ok(ExitStatus::Success);
+    }
     let whose = args
         .project
         .as_deref()

@@ -191,24 +191,6 @@ fn engine_prefix(engine: &Engine) -> String {
 /// A directory younger than this may belong to a creation still under way (in any process).
 pub(crate) const SWEEP_MIN_AGE: Duration = Duration::from_secs(600);
 
-/// At most once a minute per process, a sweep in the background (from every creation).
-pub(crate) fn sweep_host_dirs_now_and_then(engine: &Engine) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    {
-        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
-            return;
-        }
-        *last = Some(std::time::Instant::now());
-    }
-    let engine = engine.clone();
-    crate::cleanup::spawn(async move {
-        if let Err(e) = sweep_host_dirs(&engine, SWEEP_MIN_AGE).await {
-            tracing::debug!("sweeping agent socket directories: {e}");
-        }
-    });
-}
-
 /// Removes this engine's socket directories that no container refers to any more (sandboxes
 /// removed behind our back, by `docker rm`, or whose holder was killed), once they are
 /// `min_age` old. Returns how many went.

@@ -62,6 +62,11 @@ pub(crate) fn plan(options: &ContainerOptions) -> Result<CreatePlan> {
     if let Some(project) = &options.project {
         labels.insert(labels::PROJECT.into(), project.clone());
     }
+    if !options.persist && !options.outlive_process {
+        if let Some(holder) = super::holder::this_process() {
+            labels.insert(labels::HOLDER.into(), holder);
+        }
+    }
     if let Some(profile) = profile {
         labels.insert(labels::PROFILE.into(), profile.name.into());
     }

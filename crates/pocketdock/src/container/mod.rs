@@ -4,6 +4,7 @@
 pub(crate) mod agent;
 pub(crate) mod create;
 pub(crate) mod hardening;
+pub(crate) mod holder;
 mod lifecycle;
 mod process_events;
 
@@ -44,6 +45,9 @@ pub mod labels {
     pub const AGENT_DIR: &str = "pocketdock.agent-dir";
     /// The user commands run as (the image's user; the agent itself runs as root).
     pub const USER: &str = "pocketdock.user";
+    /// The process a non-persistent sandbox belongs to (`host:boot-id:pid:start-time`): once
+    /// it is gone, the sandbox is an orphan.
+    pub const HOLDER: &str = "pocketdock.holder";
 }
 
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
@@ -90,7 +94,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
     };
     if options.agent {
         agent::add_to_plan(&engine, &mut plan).await?;
-        agent::sweep_host_dirs_now_and_then(&engine);
+        crate::persistence::sweep_now_and_then(&engine);
     }
     let id = match create_and_start(&engine, &plan).await {
         Ok(id) => id,

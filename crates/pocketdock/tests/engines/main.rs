@@ -11,6 +11,7 @@ mod files;
 mod hardening;
 mod images;
 mod lifecycle;
+mod orphans;
 mod persistence;
 mod process_control;
 mod projects;
@@ -44,6 +45,9 @@ macro_rules! cases {
 }
 
 fn main() {
+    if let Ok(socket) = std::env::var(orphans::HOLDER_SOCKET) {
+        orphans::hold_sandboxes(&socket);
+    }
     let mut args = Arguments::from_args();
     // Engine round-trips dominate, not CPU: run more cases at once than there are cores.
     if args.test_threads.is_none() {
@@ -60,6 +64,7 @@ fn main() {
         files::cases(),
         hardening::cases(),
         lifecycle::cases(),
+        orphans::cases(),
         resources::cases(),
         persistence::cases(),
         projects::cases(),
