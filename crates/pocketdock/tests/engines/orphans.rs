@@ -16,6 +16,7 @@ pub fn cases() -> Vec<crate::Case> {
 pub const HOLDER_SOCKET: &str = "POCKETDOCK_TEST_HOLDER_SOCKET";
 
 /// As a child process: creates two sandboxes, says their ids on stdout, and waits to be killed.
+#[allow(clippy::print_stdout)] // the parent reads the ids from our stdout
 pub fn hold_sandboxes(socket: &str) -> ! {
     let engine = TestEngine {
         name: "holder",
