@@ -45,7 +45,8 @@ class ExecResult:
     """What a finished command produced.
 
     ``exit_code`` is -1 when the command timed out (it was killed, with every process it
-    started); ``truncated`` says output beyond ``max_output`` was dropped.
+    started); ``truncated`` says output beyond ``max_output`` was dropped; ``oom_killed`` says
+    the kernel's OOM killer ended it (exit code 137) when the sandbox ran out of memory.
     """
 
     exit_code: int
@@ -54,6 +55,7 @@ class ExecResult:
     duration_ms: float = 0.0
     timed_out: bool = False
     truncated: bool = False
+    oom_killed: bool = False
 
     @property
     def ok(self) -> bool:

@@ -60,6 +60,10 @@ pub enum Exit {
     /// It could not be started (`code` 127: not found, 126: not executable); the reason went to
     /// its stderr as a message.
     NotStarted(i32),
+    /// The kernel's OOM killer killed it, or a process of it whose death ended it: its exit
+    /// code as the other variants would give it (137 for SIGKILL). Last, so that an older
+    /// agent's exits decode unchanged.
+    OomKilled(i32),
 }
 
 /// What to run.

@@ -249,6 +249,7 @@ async fn supervise(
             outbox.clone(),
         ))
     });
+    let ooms_before = crate::sys::oom_kills();
     let reports = read_reports(id, control, &outbox);
     tokio::pin!(reports);
     let deadline = async {
@@ -296,6 +297,13 @@ async fn supervise(
     shared.ended.store(true, Ordering::SeqCst);
     if shared.timed_out.load(Ordering::SeqCst) {
         exit = Exit::TimedOut;
+    } else if matches!(exit, Exit::Signal(libc::SIGKILL) | Exit::Code(137)) {
+        // It died of a SIGKILL (itself, or the process whose death ended it) while the
+        // sandbox's OOM killer struck: that was the OOM killer.
+        let now = crate::sys::oom_kills();
+        if ooms_before.is_some_and(|before| now.is_some_and(|now| now > before)) {
+            exit = Exit::OomKilled(128 + libc::SIGKILL);
+        }
     }
     let _ = outbox.data.send(AgentMessage::Exited { id, exit });
     let _ = ended.send(id);

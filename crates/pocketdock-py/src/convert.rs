@@ -22,6 +22,7 @@ pub(crate) fn exec_result(py: Python<'_>, r: &ExecResult) -> PyResult<Py<PyAny>>
         r.duration_ms,
         r.timed_out,
         r.truncated,
+        r.oom_killed,
     );
     Ok(class.call1(args)?.unbind())
 }

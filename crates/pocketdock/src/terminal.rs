@@ -42,6 +42,7 @@ impl TerminalOutput {
             ExitStatus::Code(code) => code,
             ExitStatus::Signal(signal) => 128 + i64::from(signal),
             ExitStatus::Lost => 128 + 9,
+            ExitStatus::OomKilled(code) => code,
             ExitStatus::TimedOut => -1,
         })
     }

@@ -16,6 +16,10 @@ pub struct ExecResult {
     pub timed_out: bool,
     /// Output beyond `max_output` was dropped.
     pub truncated: bool,
+    /// The kernel's OOM killer ended the command (or the process whose death ended it) when
+    /// the sandbox ran out of memory; the exit code is then 137. Known through the agent; the
+    /// engine's exec cannot tell (always `false` there).
+    pub oom_killed: bool,
     /// The original bytes, kept only where lossy decoding changed them.
     pub(crate) raw: Option<Box<RawOutput>>,
 }
@@ -57,6 +61,7 @@ impl ExecResult {
             duration_ms,
             timed_out,
             truncated,
+            oom_killed: false,
             raw,
         }
     }

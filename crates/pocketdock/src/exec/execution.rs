@@ -31,6 +31,8 @@ pub(crate) struct Outcome {
     /// `-1` when it timed out.
     pub(crate) exit_code: i64,
     pub(crate) timed_out: bool,
+    /// The kernel's OOM killer ended it.
+    pub(crate) oom_killed: bool,
     pub(crate) duration: Duration,
 }
 
@@ -163,6 +165,12 @@ impl Execution {
                 self.timed_out = true;
                 return Ok(self.outcome(-1));
             }
+            Some(Ok(ExitStatus::OomKilled(code))) => {
+                return Ok(Outcome {
+                    oom_killed: true,
+                    ..self.outcome(code)
+                })
+            }
             Some(Ok(ExitStatus::Code(code))) => code,
             Some(Ok(ExitStatus::Signal(signal))) => 128 + i64::from(signal),
             Some(Ok(ExitStatus::Lost)) => SIGKILLED,
@@ -199,6 +207,7 @@ impl Execution {
         Outcome {
             exit_code,
             timed_out: self.timed_out,
+            oom_killed: false,
             duration: self.started.elapsed(),
         }
     }

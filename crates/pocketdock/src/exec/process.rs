@@ -25,7 +25,11 @@ pub(crate) trait ProcessSink: Send + Sync + 'static {
 /// How a detached process ended, as seen by its reading task.
 #[derive(Debug, Clone)]
 enum End {
-    Exited { exit_code: i64, timed_out: bool },
+    Exited {
+        exit_code: i64,
+        timed_out: bool,
+        oom_killed: bool,
+    },
     Failed(Error),
 }
 
@@ -114,16 +118,17 @@ impl Process {
             }
         };
         let end = self.shared.end.borrow().clone();
-        let (exit_code, timed_out) = match (finished, end) {
+        let (exit_code, timed_out, oom_killed) = match (finished, end) {
             (
                 true,
                 Some(End::Exited {
                     exit_code,
                     timed_out,
+                    oom_killed,
                 }),
-            ) => (exit_code, timed_out),
+            ) => (exit_code, timed_out, oom_killed),
             (true, Some(End::Failed(e))) => return Err(e),
-            _ => (-1, true),
+            _ => (-1, true, false),
         };
         let snapshot = self.peek();
         Ok(ExecResult {
@@ -132,6 +137,7 @@ impl Process {
             stderr: snapshot.stderr,
             duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
             timed_out,
+            oom_killed,
             truncated: self.buffer_overflow(),
             raw: None,
         })
@@ -201,6 +207,7 @@ async fn read_loop(mut exec: Execution, shared: Arc<Shared>, sink: Box<dyn Proce
             Ok(outcome) => End::Exited {
                 exit_code: outcome.exit_code,
                 timed_out: outcome.timed_out,
+                oom_killed: outcome.oom_killed,
             },
             Err(e) => End::Failed(e),
         },
@@ -209,6 +216,7 @@ async fn read_loop(mut exec: Execution, shared: Arc<Shared>, sink: Box<dyn Proce
         End::Exited {
             exit_code,
             timed_out,
+            ..
         } => Some((*exit_code, *timed_out)),
         End::Failed(_) => None,
     };

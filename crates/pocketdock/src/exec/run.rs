@@ -54,14 +54,17 @@ impl CappedOutput {
     }
 
     pub(crate) fn into_result(self, outcome: Outcome) -> ExecResult {
-        ExecResult::from_bytes(
-            self.stdout,
-            self.stderr,
-            outcome.exit_code,
-            outcome.duration_ms(),
-            outcome.timed_out,
-            self.truncated,
-        )
+        ExecResult {
+            oom_killed: outcome.oom_killed,
+            ..ExecResult::from_bytes(
+                self.stdout,
+                self.stderr,
+                outcome.exit_code,
+                outcome.duration_ms(),
+                outcome.timed_out,
+                self.truncated,
+            )
+        }
     }
 }
 
@@ -72,6 +75,7 @@ mod tests {
 
     fn outcome() -> Outcome {
         Outcome {
+            oom_killed: false,
             exit_code: 3,
             timed_out: false,
             duration: Duration::from_millis(5),

@@ -376,6 +376,7 @@ async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session
                     Ok(ExitStatus::Code(code)) => Some(code),
                     Ok(ExitStatus::Signal(signal)) => Some(128 + i64::from(signal)),
                     Ok(ExitStatus::Lost) => Some(128 + 9),
+                    Ok(ExitStatus::OomKilled(code)) => Some(code),
                     Ok(ExitStatus::TimedOut) | Err(_) => None,
                 };
                 {

@@ -519,6 +519,7 @@ impl AgentExec {
                     Exit::Code(c) | Exit::NotStarted(c) => ExitStatus::Code(i64::from(c)),
                     Exit::Signal(s) => ExitStatus::Signal(s),
                     Exit::TimedOut => ExitStatus::TimedOut,
+                    Exit::OomKilled(c) => ExitStatus::OomKilled(i64::from(c)),
                 });
                 Ok(None)
             }

@@ -68,6 +68,9 @@ pub(crate) enum ExitStatus {
     Signal(i32),
     /// The transport itself killed it on its timeout.
     TimedOut,
+    /// The kernel's OOM killer ended it (or the process whose death ended it), with this
+    /// exit code (137).
+    OomKilled(i64),
     /// The way to the command went away with no word of its end: the agent (PID 1) is gone,
     /// so the sandbox is stopping, rebooting or being removed (reported as killed, 137).
     Lost,

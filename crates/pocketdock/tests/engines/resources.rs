@@ -11,6 +11,7 @@ use crate::{cases, Case};
 pub fn cases() -> Vec<Case> {
     cases![
         mem_limit_reaches_the_cgroup,
+        the_oom_killer_is_named_and_the_sandbox_survives,
         bad_mem_limits_fail_before_any_engine_call,
         cpu_percent_sets_a_quota_of_one_core,
         volume_writes_appear_on_the_host,
@@ -231,4 +232,27 @@ fn info_of_a_stopped_container_has_no_live_figures(e: &TestEngine) {
     assert!(info.uptime.is_none());
     assert_eq!((info.memory_usage.as_str(), info.pids), ("", 0));
     assert!(info.processes.is_empty());
+}
+
+fn the_oom_killer_is_named_and_the_sandbox_survives(e: &TestEngine) {
+    let c = create_new_container(e.options().mem_limit("64m")).unwrap();
+    let hog = c.run("python3 -c 'x = bytearray(400 << 20)'").unwrap();
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!(hog.exit_code, 137, "{hog:?}");
+        // Only the agent can see the cgroup's OOM count while the command runs.
+        let through_agent = c.transport() != pocketdock::Transport::EngineExec;
+        assert_eq!(hog.oom_killed, through_agent, "{hog:?}");
+    }
+    // A SIGKILL that is not the OOM killer's is not called one.
+    let killed = c.run("kill -9 $$").unwrap();
+    assert_eq!(
+        (killed.exit_code, killed.oom_killed),
+        (137, false),
+        "{killed:?}"
+    );
+    let after = c.run("echo still here").unwrap();
+    assert_eq!(
+        (after.stdout.as_str(), after.oom_killed),
+        ("still here\n", false)
+    );
 }
