@@ -40,6 +40,15 @@ def test_blocking_run_fills_every_field(c: pocketdock.Container) -> None:
     assert (r.exit_code, r.stdout) == (0, "3\n")
 
 
+def test_the_oom_killer_is_named(make_container: Any) -> None:
+    c = make_container(mem_limit="64m")
+    r = c.run("python3 -c 'x = bytearray(400 << 20)'")
+    assert (r.exit_code, r.oom_killed) == (137, True), r
+    r = c.run("kill -9 $$")
+    assert (r.exit_code, r.oom_killed) == (137, False), r
+    assert c.run("echo ok").stdout == "ok\n"
+
+
 def test_run_rejects_bad_options(c: pocketdock.Container) -> None:
     with pytest.raises(ValueError, match="mutually exclusive"):
         c.run("true", stream=True, detach=True)
