@@ -22,6 +22,7 @@ fn main() {
         Some("init") => init::main(&args[1..]),
         Some("bridge") => bridge::main(),
         Some("kill") => kill_marked(&args[1..]),
+        Some("rename") => rename(&args[1..]),
         _ => {
             eprintln!(
                 "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | bridge | kill MARK SIGNAL"
@@ -30,6 +31,22 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `rename FROM TO`: rename(2), which replaces a file at TO whole or not at all (how the
+/// client puts an uploaded file in place).
+fn rename(args: &[String]) -> i32 {
+    let [from, to] = args else {
+        eprintln!("usage: pocketdock-agent rename FROM TO");
+        return 2;
+    };
+    match std::fs::rename(from, to) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{to}: {e}");
+            1
+        }
+    }
 }
 
 /// `kill MARK SIGNAL [SPARE]`: signals an engine exec's processes and all their descendants;

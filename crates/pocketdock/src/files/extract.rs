@@ -89,6 +89,7 @@ impl Extraction<'_> {
             _ => Kind::Other,
         };
         let mode = header.mode().unwrap_or(0o644) & 0o777;
+        let size = header.size().unwrap_or(0);
         let mtime = header.mtime().ok();
         let path = entry.path().map_err(archive_error)?.into_owned();
         let link = entry
@@ -107,8 +108,18 @@ impl Extraction<'_> {
                 self.dir_modes.push((target, mode));
             }
             Kind::File => {
-                make_room(&target, false)?;
-                self.write(&mut entry, &target, mode, mtime)?;
+                // Written whole under a temporary name beside it, then renamed: a copy that
+                // fails midway leaves no partial file under the destination's name.
+                let partial = partial_name(&target);
+                let written = self.write(&mut entry, &partial, mode, mtime, size);
+                let placed = written.and_then(|()| {
+                    make_room(&target, false)?;
+                    fs::rename(&partial, &target).map_err(|e| Error::host_file(&target, e))
+                });
+                if placed.is_err() {
+                    let _ = fs::remove_file(&partial);
+                }
+                placed?;
             }
             Kind::Symlink => {
                 make_room(&target, false)?;
@@ -179,6 +190,7 @@ impl Extraction<'_> {
         target: &Path,
         mode: u32,
         mtime: Option<u64>,
+        size: u64,
     ) -> Result<()> {
         // `create_new` fails rather than follow whatever appeared at `target` meanwhile.
         let mut file = fs::OpenOptions::new()
@@ -187,6 +199,7 @@ impl Extraction<'_> {
             .mode(0o600)
             .open(target)
             .map_err(|e| Error::host_file(target, e))?;
+        let mut written = 0u64;
         loop {
             let n = entry.read(&mut self.block).map_err(archive_error)?;
             if n == 0 {
@@ -194,6 +207,13 @@ impl Extraction<'_> {
             }
             file.write_all(&self.block[..n])
                 .map_err(|e| Error::host_file(target, e))?;
+            written += n as u64;
+        }
+        // An archive cut short reads as an early end of the entry, not as an error.
+        if written != size {
+            return Err(Error::communication(format!(
+                "the archive ended after {written} of the {size} bytes of a file"
+            )));
         }
         // After writing: a read-only mode must not stop the copy itself.
         file.set_permissions(fs::Permissions::from_mode(mode))
@@ -203,6 +223,15 @@ impl Extraction<'_> {
         }
         Ok(())
     }
+}
+
+/// A name beside `target` for its content while it is written (hidden, unlikely to exist).
+fn partial_name(target: &Path) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(
+        ".{name}.pocketdock-partial-{:08x}",
+        rand::random::<u32>()
+    ))
 }
 
 /// Clears `target` for a new entry: removes a non-directory; keeps a directory for a directory
@@ -462,6 +491,35 @@ mod tests {
         let s = scratch();
         let tar = RawTar::default().dir("d/").file("e/evil", b"x").bytes();
         assert!(unsafe_rejected(extract(&tar[..], &s.dest)));
+    }
+
+    #[test]
+    fn a_file_cut_short_leaves_nothing_under_its_name() {
+        let s = scratch();
+        fs::create_dir(&s.dest).unwrap();
+        fs::write(s.dest.join("kept"), b"old").unwrap();
+        let tar = RawTar::default()
+            .dir("d/")
+            .file("d/new", &[7u8; 10_000])
+            .file("d/kept", &[9u8; 10_000])
+            .bytes();
+        let names = || {
+            let mut names: Vec<String> = fs::read_dir(&s.dest)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        // The archive ends inside the first file's content.
+        assert!(extract(&tar[..512 + 512 + 4000], &s.dest).is_err());
+        assert_eq!(names(), ["kept"], "no partial file, no temporary file");
+        // Inside the second: the first arrived whole, the old second is untouched.
+        let second = 512 + 512 + 10_240;
+        assert!(extract(&tar[..second + 512 + 4000], &s.dest).is_err());
+        assert_eq!(names(), ["kept", "new"]);
+        assert_eq!(fs::read(s.dest.join("new")).unwrap(), vec![7u8; 10_000]);
+        assert_eq!(fs::read(s.dest.join("kept")).unwrap(), b"old");
     }
 
     #[test]

@@ -24,6 +24,24 @@ impl Plan {
     pub(super) fn parents(&self) -> impl Iterator<Item = PathBuf> + '_ {
         (1..self.names.len()).map(|n| self.names[..n].iter().collect())
     }
+
+    /// The entry's full path in the container.
+    pub(super) fn target(&self) -> String {
+        paths::join(&self.dir, &self.entry().to_string_lossy())
+    }
+
+    /// The same place under a temporary name beside the entry (hidden, unlikely to exist), for
+    /// content that is renamed into place once whole.
+    pub(super) fn partial(&self) -> Plan {
+        let mut names = self.names.clone();
+        if let Some(last) = names.last_mut() {
+            *last = format!(".{last}.pocketdock-partial-{:08x}", rand::random::<u32>());
+        }
+        Plan {
+            dir: self.dir.clone(),
+            names,
+        }
+    }
 }
 
 /// What is being put at the destination.

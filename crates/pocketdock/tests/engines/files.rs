@@ -14,6 +14,7 @@ use crate::{cases, Case};
 pub fn cases() -> Vec<Case> {
     cases![
         write_then_read_round_trips_every_byte,
+        a_write_lands_whole_and_leaves_no_temporary_file,
         write_creates_parents_owned_by_the_sandbox_user,
         relative_paths_start_at_the_working_directory,
         read_follows_symlinks_and_refuses_directories,
@@ -485,4 +486,30 @@ fn two_hundred_megabytes_stream_in_bounded_memory(e: &TestEngine) {
     assert!(pulled < BOUND, "pull grew RSS by {pulled} bytes");
     assert!(pushed < BOUND, "push grew RSS by {pushed} bytes");
     sh(&c, "cmp /tmp/big /tmp/big-again");
+}
+
+fn a_write_lands_whole_and_leaves_no_temporary_file(e: &TestEngine) {
+    let c = e.shared();
+    let dir = format!("/tmp/{}", unique("whole"));
+    let path = format!("{dir}/sub/file.bin");
+    let first: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    c.write_file(&path, &first).unwrap();
+    assert_eq!(c.read_file(&path).unwrap(), first);
+    // An overwrite replaces the file by rename: a reader never sees it half written.
+    c.write_file(&path, b"second").unwrap();
+    assert_eq!(c.read_file(&path).unwrap(), b"second");
+    let listing = c.run(format!("ls -A {dir}/sub")).unwrap();
+    assert_eq!(listing.stdout, "file.bin\n", "no temporary file is left");
+    let owner = c.run(format!("stat -c %U:%a {path}")).unwrap();
+    assert_eq!(owner.stdout, "sandbox:644\n");
+    // Refused before anything is written: a directory in the way.
+    assert!(matches!(
+        c.write_file(&format!("{dir}/sub"), b"x"),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(
+        c.run(format!("ls -A {dir}/sub")).unwrap().stdout,
+        "file.bin\n"
+    );
+    c.run(format!("rm -rf {dir}")).unwrap();
 }
