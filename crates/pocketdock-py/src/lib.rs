@@ -11,6 +11,7 @@ mod container;
 mod convert;
 mod errors;
 mod exec;
+mod logging;
 mod persistence;
 mod runtime;
 mod session;
@@ -20,6 +21,11 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init();
+    logging::init();
+    m.add_function(wrap_pyfunction!(logging::_stop_logging, m)?)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (m.getattr("_stop_logging")?,))?;
     m.add_class::<container::NativeContainer>()?;
     m.add_class::<exec::NativeStream>()?;
     m.add_class::<exec::NativeProcess>()?;
