@@ -211,3 +211,49 @@ async fn managed_id(engine: &Engine, name: &str) -> Result<String> {
     let info = engine.inspect_container(name).await?;
     Container::from_inspect(engine.clone(), &info).map(|c| c.id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-zA-Z/_.:-]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let keys = prop_oneof![
+                Just("Id".to_string()),
+                Just("Names".to_string()),
+                Just("State".to_string()),
+                Just("Labels".to_string()),
+                Just("Image".to_string()),
+                Just("pocketdock.persist".to_string()),
+                "[a-z]{1,4}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(keys, inner, 0..5)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The engine's list is loose JSON: whatever shape an entry has, reading it never
+        /// panics, and what it says where we look is what we report.
+        #[test]
+        fn any_list_entry_is_read_without_panic(entry in json()) {
+            let item = list_item(&entry);
+            if let Some(id) = entry.get("Id").and_then(|v| v.as_str()) {
+                proptest::prop_assert_eq!(item.id.as_str(), id);
+            }
+            if let Some("stopped") = entry.get("State").and_then(|v| v.as_str()) {
+                proptest::prop_assert_eq!(item.status.as_str(), "exited");
+            }
+        }
+    }
+}

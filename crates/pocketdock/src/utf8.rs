@@ -157,4 +157,34 @@ mod tests {
         assert_eq!(complete_prefix_len(b"a\xffb"), 3);
         assert_eq!(complete_prefix_len(b"a\xff\xe2\x82"), 2);
     }
+
+    proptest::proptest! {
+        /// However the bytes are split, the decoded text is the same as decoding them whole,
+        /// and valid UTF-8 comes back exactly.
+        #[test]
+        fn splitting_never_changes_the_text(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..8),
+        ) {
+            let whole = {
+                let mut d = Utf8Decoder::default();
+                let mut s = d.decode(&bytes);
+                s.push_str(&d.finish());
+                s
+            };
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut d = Utf8Decoder::default();
+            let (mut text, mut from) = (String::new(), 0);
+            for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+                text.push_str(&d.decode(&bytes[from..cut]));
+                from = cut;
+            }
+            text.push_str(&d.finish());
+            proptest::prop_assert_eq!(&text, &whole);
+            if let Ok(valid) = std::str::from_utf8(&bytes) {
+                proptest::prop_assert_eq!(text.as_str(), valid);
+            }
+        }
+    }
 }

@@ -550,4 +550,84 @@ mod tests {
             Err(Error::HostFile { .. })
         ));
     }
+
+    /// Every file below `dir`, symlinks not followed.
+    fn tree(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let path = e.path();
+                out.push(path.clone());
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.extend(tree(&path));
+                }
+            }
+        }
+        out
+    }
+
+    fn hostile_name() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::strategy::Just("d/".to_string()),
+            proptest::strategy::Just("d/../outside/x".to_string()),
+            proptest::strategy::Just("/etc/x".to_string()),
+            proptest::strategy::Just("d/link/x".to_string()),
+            proptest::strategy::Just("d/sub/../../x".to_string()),
+            "d/[a-c]{1,2}(/[a-c]{1,2}){0,2}",
+            "[a-c./]{1,12}",
+        ]
+    }
+
+    fn hostile_link() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::strategy::Just("../outside".to_string()),
+            proptest::strategy::Just("/".to_string()),
+            proptest::strategy::Just("..".to_string()),
+            "[a-c./]{1,12}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever an archive holds — `..`, absolute names, symlinks and hard links out, in
+        /// any order — nothing appears outside the destination, and nothing panics.
+        #[test]
+        fn no_archive_writes_outside(
+            entries in proptest::collection::vec(
+                (hostile_name(), 0u8..4, hostile_link(), proptest::collection::vec(proptest::num::u8::ANY, 0..40)),
+                1..8,
+            ),
+        ) {
+            let s = scratch();
+            let mut tar = RawTar::default();
+            for (name, kind, link, data) in &entries {
+                let name = &name[..name.len().min(90)];
+                let link = &link[..link.len().min(90)];
+                tar = match kind {
+                    0 => tar.file(name, data),
+                    1 => tar.dir(name),
+                    2 => tar.symlink(name, link),
+                    _ => tar.hardlink(name, link),
+                };
+            }
+            let _ = extract(&tar.bytes()[..], &s.dest);
+            proptest::prop_assert!(tree(&s.outside).is_empty(), "{:?}", tree(&s.outside));
+            let parent = s.dest.parent().unwrap();
+            for path in tree(parent) {
+                proptest::prop_assert!(
+                    path.starts_with(&s.dest) || path.starts_with(&s.outside) || path == s.dest,
+                    "{} appeared beside the destination", path.display()
+                );
+            }
+        }
+
+        /// Random bytes are an error or an extraction, never a panic.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..3000)) {
+            let s = scratch();
+            let _ = extract(&bytes[..], &s.dest);
+            proptest::prop_assert!(tree(&s.outside).is_empty());
+        }
+    }
 }

@@ -393,3 +393,9 @@ fn archive_error(e: io::Error) -> Error {
     }
     Error::communication(format!("reading the engine's archive: {e}"))
 }
+
+/// `pull`'s extraction, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_extract(archive: &[u8], dest: &Path) -> Result<()> {
+    extract::extract(archive, dest)
+}

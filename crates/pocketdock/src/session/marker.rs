@@ -4,6 +4,10 @@
 //! with the exit code as value and on stderr with `E`. Markers may arrive split across frames
 //! and glued to output without a trailing newline; they never reach the user.
 
+/// The longest `<seq>_<value>` a marker has (a sequence number and an exit code, or `E`):
+/// a prefix followed by more without the end is plain text.
+const MAX_BODY: usize = 48;
+
 /// One marker seen in a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Marker {
@@ -54,6 +58,11 @@ impl MarkerScanner {
                 Some(start) => {
                     let after = start + self.prefix.len();
                     let Some(end) = self.carry[after..].find("__\n") else {
+                        if self.carry.len() - after > MAX_BODY {
+                            // Too long to be ours: text (so that nothing grows without bound).
+                            self.release(after, &mut pieces);
+                            continue;
+                        }
                         // The marker is not complete yet: release what precedes it.
                         self.release(start, &mut pieces);
                         return pieces;
@@ -61,10 +70,12 @@ impl MarkerScanner {
                     let body = self.carry[after..after + end].to_string();
                     self.release(start, &mut pieces);
                     let consumed = self.prefix.len() + end + 3;
-                    self.carry.drain(..consumed);
-                    if let Some(marker) = parse_body(&body) {
-                        pieces.push(Piece::Marker(marker));
-                    }
+                    let raw: String = self.carry.drain(..consumed).collect();
+                    // Something shaped like a marker that is not one is the user's text.
+                    pieces.push(match parse_body(&body) {
+                        Some(marker) => Piece::Marker(marker),
+                        None => Piece::Text(raw),
+                    });
                 }
                 None => {
                     let keep = self.partial_prefix_len();
@@ -149,6 +160,68 @@ mod tests {
                 ],
                 "chunks of {size}"
             );
+        }
+    }
+
+    #[test]
+    fn a_prefix_without_an_end_is_released_as_text() {
+        let mut s = MarkerScanner::new("abc");
+        let flood = "x".repeat(10_000);
+        let mut text = String::new();
+        for piece in s.push("__PD_abc_").into_iter().chain(s.push(&flood)) {
+            match piece {
+                Piece::Text(t) => text.push_str(&t),
+                Piece::Marker(m) => panic!("no marker here: {m:?}"),
+            }
+        }
+        assert!(
+            s.carry.len() <= MAX_BODY + 16,
+            "held back: {}",
+            s.carry.len()
+        );
+        text.push_str(&s.finish().unwrap_or_default());
+        assert_eq!(text, format!("__PD_abc_{flood}"));
+    }
+
+    proptest::proptest! {
+        /// Any text without a marker, with markers put anywhere, split anywhere: the text comes
+        /// back whole and the markers in order.
+        #[test]
+        fn text_and_markers_survive_any_split(
+            parts in proptest::collection::vec(("[a-z_\\n_P D]{0,30}", 0u64..1000, "[0-9E]{1,3}"), 0..6),
+            size in 1usize..40,
+        ) {
+            let mut input = String::new();
+            let mut expected = Vec::new();
+            for (text, seq, value) in &parts {
+                // User text that never holds this session's prefix.
+                let text = text.replace("__PD_abc", "__PD_abx");
+                input.push_str(&text);
+                if !text.is_empty() { expected.push(Piece::Text(text)); }
+                input.push_str(&format!("__PD_abc_{seq}_{value}__\n"));
+                expected.push(Piece::Marker(Marker { seq: *seq, value: value.clone() }));
+            }
+            let mut merged: Vec<Piece> = Vec::new();
+            for p in expected {
+                match (merged.last_mut(), p) {
+                    (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
+                    (_, p) => merged.push(p),
+                }
+            }
+            proptest::prop_assert_eq!(scan_in_pieces(&input, size), merged);
+        }
+
+        /// Hostile text: never a panic, and nothing is lost or invented.
+        #[test]
+        fn arbitrary_text_is_kept(input in "\\PC{0,200}", size in 1usize..20) {
+            let text: String = scan_in_pieces(&input, size)
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t,
+                    Piece::Marker(m) => format!("__PD_abc_{}_{}__\n", m.seq, m.value),
+                })
+                .collect();
+            proptest::prop_assert_eq!(text, input);
         }
     }
 

@@ -2,7 +2,7 @@
 //! commands. Command boundaries are markers the shell prints after each command on both
 //! streams; they are removed before any text reaches the user.
 
-mod marker;
+pub(crate) mod marker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
