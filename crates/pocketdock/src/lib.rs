@@ -20,6 +20,9 @@ pub mod engine;
 mod error;
 mod exec;
 mod files;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod images;
 mod info;
 mod options;
