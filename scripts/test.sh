@@ -44,6 +44,10 @@ POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock-cli
 step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
 POCKETDOCK_TRANSPORT=bridge cargo test --locked -p pocketdock --test engines
 
+step "soak, the short version: killed commands, sandbox churn with panics and cancellations, load"
+cargo run --quiet --locked -p pocketdock-bench --bin soak -- --short \
+  --socket "$POCKETDOCK_TEST_PODMAN_SOCKET" --socket "$POCKETDOCK_TEST_DOCKER_SOCKET"
+
 step "engine tests as a normal user against that user's rootless Podman (the agent)"
 # The test binary cargo built, run as the user: their own service, storage and images.
 engines_bin=$(cargo test --locked -p pocketdock --test engines --no-run --message-format=json 2>/dev/null \
