@@ -274,6 +274,9 @@ pub(crate) async fn container_trouble(
     loop {
         let state = match engine.inspect_container(container_id).await {
             Err(Error::ContainerNotFound { detail, .. }) => return Some(gone(detail)),
+            // The engine itself cannot be reached (stopped, restarting): that is the answer,
+            // at once — waiting out the patience would only delay it.
+            Err(e @ Error::SocketConnection { .. }) => return Some(e),
             // Mid-removal Podman may answer with other errors: look again until patience ends.
             Err(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;

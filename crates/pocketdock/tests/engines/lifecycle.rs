@@ -32,6 +32,11 @@ pub fn cases() -> Vec<Case> {
         run: private_podman_service_when_no_socket_answers,
         only: Some("podman"),
     });
+    all.push(Case {
+        name: "lifecycle::engine_restarted_during_a_command".into(),
+        run: engine_restarted_during_a_command,
+        only: Some("podman"),
+    });
     all
 }
 
@@ -280,6 +285,59 @@ fn private_podman_service_when_no_socket_answers(e: &TestEngine) {
     assert_eq!(block(d.discover()).unwrap(), socket);
     let c = create_new_container(e.options().socket_path(&socket)).unwrap();
     assert_eq!(c.run("echo private").unwrap().stdout, "private\n");
+    c.shutdown(true).unwrap();
+}
+
+/// The engine's API service goes away while a command runs, and comes back: on an engine of
+/// this test's own (a private Podman service on the same storage), so that no other test's
+/// engine is disturbed. Through the agent the command does not need the engine and finishes;
+/// through the engine's exec it ends, within 10 s, with a typed error. Afterwards the same
+/// handle works again.
+fn engine_restarted_during_a_command(e: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Discovery {
+        candidates: vec![],
+        private_dir: Some(dir.path().join("private")),
+        podman_binary: "podman".into(),
+    };
+    let socket = block(d.discover()).unwrap();
+    let service = KillServiceOnDrop(socket.clone());
+    let c = create_new_container(e.options().socket_path(&socket)).unwrap();
+    let p = c
+        .command("echo started; sleep 3; echo done")
+        .spawn()
+        .unwrap();
+    crate::support::eventually(Duration::from_secs(20), "the command to start", || {
+        p.peek().stdout.contains("started")
+    });
+    let t = std::time::Instant::now();
+    drop(service); // the service is killed: the engine is down
+    let ended = p.wait(Some(Duration::from_secs(30)));
+    let took = t.elapsed();
+    match c.transport() {
+        pocketdock::Transport::Agent => {
+            let r = ended.expect("through the agent the engine is not needed");
+            assert_eq!((r.exit_code, r.stdout.as_str()), (0, "started\ndone\n"));
+        }
+        _ => {
+            assert!(
+                took < Duration::from_secs(10),
+                "the command took {took:?} to end after the engine went"
+            );
+            assert!(
+                matches!(
+                    ended,
+                    Err(Error::SocketConnection { .. } | Error::SocketCommunication { .. })
+                ),
+                "a typed error saying the engine went: {ended:?}"
+            );
+        }
+    }
+    // The engine comes back (the same service, started again): the same handle works.
+    let _service = KillServiceOnDrop(block(d.discover()).unwrap());
+    crate::support::eventually(Duration::from_secs(20), "runs to work again", || {
+        c.run("echo back").is_ok_and(|r| r.stdout == "back\n")
+    });
     c.shutdown(true).unwrap();
 }
 
