@@ -14,7 +14,7 @@ use crate::types::StreamKind;
 pub(crate) type OutputCallback = Arc<dyn Fn(&Container, &str) + Send + Sync>;
 pub(crate) type ExitCallback = Arc<dyn Fn(&Container, i64) + Send + Sync>;
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// Calls waiting for the callback thread; a full queue slows the reader, not memory.
 const QUEUE: usize = 256;
@@ -25,9 +25,7 @@ pub(crate) struct Callbacks {
     stdout: RwLock<Vec<OutputCallback>>,
     stderr: RwLock<Vec<OutputCallback>>,
     exit: RwLock<Vec<ExitCallback>>,
-    /// The callback thread's queue, made at the first call (`None`: no thread could be had;
-    /// calls then run where they are raised).
-    dispatcher: OnceLock<Option<mpsc::Sender<Job>>>,
+    dispatcher: Dispatcher,
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -61,12 +59,13 @@ impl Callbacks {
             return;
         }
         let (container, data) = (container.clone(), data.to_string());
-        self.dispatch(Box::new(move || {
-            for f in list {
-                guarded(|| f(&container, &data));
-            }
-        }))
-        .await;
+        self.dispatcher
+            .dispatch(Box::new(move || {
+                for f in list {
+                    guarded(|| f(&container, &data));
+                }
+            }))
+            .await;
     }
 
     /// Hands the exit code to the exit callbacks, after every output call before it, and
@@ -81,18 +80,33 @@ impl Callbacks {
         }
         let container = container.clone();
         let (done, finished) = tokio::sync::oneshot::channel();
-        self.dispatch(Box::new(move || {
-            for f in list {
-                guarded(|| f(&container, code));
-            }
-            let _ = done.send(());
-        }))
-        .await;
+        self.dispatcher
+            .dispatch(Box::new(move || {
+                for f in list {
+                    guarded(|| f(&container, code));
+                }
+                let _ = done.send(());
+            }))
+            .await;
         let _ = finished.await;
     }
+}
 
-    async fn dispatch(&self, job: Job) {
-        let queue = self.dispatcher.get_or_init(|| {
+/// A thread of its own that runs user callbacks in order, fed by a bounded queue: made at the
+/// first call (`None`: no thread could be had; calls then run where they are raised).
+#[derive(Default)]
+pub(crate) struct Dispatcher(OnceLock<Option<mpsc::Sender<Job>>>);
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// Queues `job`; waits only for room in the queue.
+    pub(crate) async fn dispatch(&self, job: Job) {
+        let queue = self.0.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
             std::thread::Builder::new()
                 .name("pocketdock-callbacks".into())

@@ -56,6 +56,8 @@ struct Shared {
     next_seq: AtomicU64,
     /// The session's log in its container's instance directory, if it has one.
     log: Option<SessionLog>,
+    /// Runs the `on_output` callbacks, in order, off the runtime's workers.
+    callback_thread: crate::callbacks::Dispatcher,
 }
 
 impl Drop for Shared {
@@ -150,6 +152,7 @@ impl Container {
             closed: AtomicBool::new(false),
             one_at_a_time: tokio::sync::Mutex::new(()),
             next_seq: AtomicU64::new(1),
+            callback_thread: Default::default(),
         });
         tokio::spawn(read_loop(
             handle,
@@ -370,7 +373,7 @@ async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session
                     })
                     .collect();
                 for (kind, text) in rest {
-                    deliver(&shared, kind, vec![Piece::Text(text)]);
+                    deliver(&shared, kind, vec![Piece::Text(text)]).await;
                 }
                 let exit = match shell.exit_status().await {
                     Ok(ExitStatus::Code(code)) => Some(code),
@@ -392,13 +395,13 @@ async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session
         let index = usize::from(stream == StreamKind::Stderr);
         let text = decoders[index].decode(&data);
         let pieces = scanners[index].push(&text);
-        deliver(&shared, stream, pieces);
+        deliver(&shared, stream, pieces).await;
     }
 }
 
 /// Applies what one frame held: text to the unread buffer, the waiting command and the
 /// callbacks; markers to the waiting command.
-fn deliver(shared: &Shared, stream: StreamKind, pieces: Vec<Piece>) {
+async fn deliver(shared: &Shared, stream: StreamKind, pieces: Vec<Piece>) {
     let mut texts = Vec::new();
     let callbacks = {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -428,13 +431,23 @@ fn deliver(shared: &Shared, stream: StreamKind, pieces: Vec<Piece>) {
         }
         st.callbacks.clone()
     };
-    for text in &texts {
-        if let Some(log) = &shared.log {
+    if let Some(log) = &shared.log {
+        for text in &texts {
             log.received(text);
-        }
-        for f in &callbacks {
-            crate::callbacks::guarded(|| f(text));
         }
     }
     shared.version.send_modify(|v| *v += 1);
+    if !callbacks.is_empty() && !texts.is_empty() {
+        // A slow callback (or Python's GIL) delays only later callbacks, never the reading.
+        shared
+            .callback_thread
+            .dispatch(Box::new(move || {
+                for text in &texts {
+                    for f in &callbacks {
+                        crate::callbacks::guarded(|| f(text));
+                    }
+                }
+            }))
+            .await;
+    }
 }

@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         output_without_a_trailing_newline_is_kept,
         timeout_interrupts_and_the_session_goes_on,
         send_read_and_on_output,
+        a_blocked_on_output_callback_does_not_stall_the_session,
         exit_ends_the_session_with_its_code,
         close_ends_the_shell_not_the_container,
         shutdown_closes_sessions,
@@ -141,10 +142,45 @@ fn send_read_and_on_output(e: &TestEngine) {
         "{all:?}"
     );
     assert_eq!(s.read(), "", "read drains");
+    // Callbacks run on a thread of their own: they may come a moment after the result.
+    eventually(Duration::from_secs(10), "the callbacks", || {
+        seen.lock().unwrap().contains("waited\n")
+    });
     let seen = seen.lock().unwrap().clone();
     assert!(
         seen.contains("via-send\n") && seen.contains("waited\n") && !seen.contains("__PD_"),
         "{seen:?}"
+    );
+    s.close();
+}
+
+fn a_blocked_on_output_callback_does_not_stall_the_session(e: &TestEngine) {
+    let s = e.shared().session().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let seen = Arc::new(Mutex::new(String::new()));
+    let seen2 = seen.clone();
+    s.on_output(move |text| {
+        // Held until the test lets go (the sender's drop ends every wait).
+        let _ = released.lock().unwrap().recv();
+        seen2.lock().unwrap().push_str(text);
+    });
+    // The callback is stuck in its first call; the session reads and answers all the same.
+    let limit = Some(Duration::from_secs(20));
+    let one = s.send_and_wait("echo one; echo two", limit).unwrap();
+    let three = s.send_and_wait("echo three", limit).unwrap();
+    assert_eq!((one.stdout.as_str(), one.timed_out), ("one\ntwo\n", false));
+    assert_eq!((three.stdout.as_str(), three.timed_out), ("three\n", false));
+    assert_eq!(
+        seen.lock().unwrap().as_str(),
+        "",
+        "the callback is still held"
+    );
+    drop(release);
+    eventually(
+        Duration::from_secs(10),
+        "every callback call, in order",
+        || seen.lock().unwrap().as_str() == "one\ntwo\nthree\n",
     );
     s.close();
 }
