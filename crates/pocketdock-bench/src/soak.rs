@@ -150,13 +150,7 @@ fn kills(socket: &Path, plan: &Plan) -> Result<()> {
             });
         }
     });
-    let errors = errors.into_inner().unwrap();
-    ensure!(
-        errors.is_empty(),
-        "{} errors, first: {}",
-        errors.len(),
-        errors[0]
-    );
+    no_errors(errors.into_inner().unwrap())?;
     // Killed processes may take a moment to be reaped: look until none is left, for a while.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -245,13 +239,7 @@ fn churn(socket: &Path, plan: &Plan) -> Result<()> {
     });
     drop(runtime);
     pocketdock::wait_for_cleanup(Duration::from_secs(60));
-    let errors = errors.into_inner().unwrap();
-    ensure!(
-        errors.is_empty(),
-        "{} errors, first: {}",
-        errors.len(),
-        errors[0]
-    );
+    no_errors(errors.into_inner().unwrap())?;
     let left = leftovers(socket, &run)?;
     let rss_after = rss_kib();
     println!(
@@ -266,6 +254,16 @@ fn churn(socket: &Path, plan: &Plan) -> Result<()> {
         rss_after < rss_before + 128 * 1024,
         "memory grew by {} MiB",
         (rss_after - rss_before) / 1024
+    );
+    Ok(())
+}
+
+fn no_errors(errors: Vec<String>) -> Result<()> {
+    ensure!(
+        errors.is_empty(),
+        "{} errors, first: {}",
+        errors.len(),
+        errors[0]
     );
     Ok(())
 }
@@ -330,13 +328,7 @@ fn load(socket: &Path, plan: &Plan) -> Result<()> {
         pick(0.5),
         pick(0.99)
     );
-    ensure!(
-        errors.is_empty(),
-        "{} errors, first: {}",
-        errors.len(),
-        errors[0]
-    );
-    Ok(())
+    no_errors(errors)
 }
 
 /// Sandboxes of this run still on the engine (asked directly: a plain GET with a label filter).

@@ -119,16 +119,9 @@ pub async fn prune(project: Option<&str>, socket: Option<&Path>) -> Result<usize
         .map(|raw| (list_item(raw), raw))
         .filter(|(c, _)| c.status != "running" && c.status != "paused")
     {
-        match engine.remove_container(&item.id, false).await {
-            Ok(()) => {
-                removed += 1;
-                if let Some(dir) = raw["Labels"][labels::AGENT_DIR].as_str() {
-                    crate::container::agent::remove_host_dir(Path::new(dir));
-                }
-            }
-            // Removed meanwhile by someone else, or started again: not ours to prune.
-            Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => {}
-            Err(e) => return Err(e),
+        // Started again meanwhile (the engine refuses without force): not ours to prune.
+        if remove_listed(&engine, &item.id, raw, false).await? {
+            removed += 1;
         }
     }
     // Socket directories of sandboxes that went another way (removed behind our back).
@@ -165,19 +158,31 @@ pub(crate) async fn remove_orphans(engine: &Engine) -> Result<usize> {
             continue;
         };
         tracing::debug!(id, holder, "removing an orphaned sandbox");
-        match engine.remove_container(id, true).await {
-            Ok(()) => {
-                removed += 1;
-                if let Some(dir) = raw["Labels"][labels::AGENT_DIR].as_str() {
-                    crate::container::agent::remove_host_dir(Path::new(dir));
-                }
-            }
-            // Removed meanwhile (another sweep, its holder's own cleanup).
-            Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => {}
-            Err(e) => return Err(e),
+        if remove_listed(engine, id, raw, true).await? {
+            removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// Removes a listed container and its agent's socket directory; `false` if it was removed
+/// meanwhile by someone else (or, without `force`, is running again).
+async fn remove_listed(
+    engine: &Engine,
+    id: &str,
+    raw: &serde_json::Value,
+    force: bool,
+) -> Result<bool> {
+    match engine.remove_container(id, force).await {
+        Ok(()) => {
+            if let Some(dir) = raw["Labels"][labels::AGENT_DIR].as_str() {
+                crate::container::agent::remove_host_dir(Path::new(dir));
+            }
+            Ok(true)
+        }
+        Err(Error::ContainerNotFound { .. }) | Err(Error::Container { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// At most once a minute per engine, from every creation, in the background: orphaned
