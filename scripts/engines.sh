@@ -80,11 +80,24 @@ configure_podman() {
 
 start_podman() {
   configure_podman
+  # A service whose directory went away (started from a removed checkout) cannot start
+  # containers: start it again.
+  local pid
+  for pid in $(pgrep -f "podman system service --time=0 unix://$podman_sock" || true); do
+    case "$(readlink "/proc/$pid/cwd")" in
+      *" (deleted)")
+        log "restarting podman: its directory is gone"
+        kill "$pid"
+        for _ in $(seq 50); do answers "$podman_sock" || break; sleep 0.1; done ;;
+    esac
+  done
   answers "$podman_sock" && return 0
   mkdir -p "$(dirname "$podman_sock")" "$state"
   rm -f "$podman_sock"
   log "starting podman service on $podman_sock"
-  setsid podman system service --time=0 "unix://$podman_sock" >"$state/podman.log" 2>&1 </dev/null &
+  # From /: the service's directory is inherited by every conmon, and a checkout that goes
+  # away (a CI clone removed) would make every container start fail.
+  (cd / && exec setsid podman system service --time=0 "unix://$podman_sock" >"$state/podman.log" 2>&1 </dev/null) &
   echo $! >"$state/podman.pid"
   wait_for "$podman_sock" 30
 }
@@ -94,8 +107,8 @@ start_docker() {
   mkdir -p "$state"
   rm -f "$docker_sock"
   log "starting dockerd on $docker_sock"
-  setsid dockerd --host "unix://$docker_sock" --pidfile "$state/dockerd.pid" \
-    >"$state/docker.log" 2>&1 </dev/null &
+  (cd / && exec setsid dockerd --host "unix://$docker_sock" --pidfile "$state/dockerd.pid" \
+    >"$state/docker.log" 2>&1 </dev/null) &
   wait_for "$docker_sock" 60
 }
 
