@@ -234,6 +234,17 @@ start_in_root() {
     cd "$root"; mkdir -p oldroot; pivot_root . oldroot; umount -l /oldroot
     exec "$@"' _ "$root" "$sockdir" "$@" >"$newer_state/$name.log" 2>&1 </dev/null &
   echo $! >"$newer_state/$name.pid"
+  echo "$root" >"$newer_state/$name.root"
+}
+
+stop_newer() { # name
+  local f=$newer_state/$1.pid sock
+  [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
+  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  rm -f "$f" "$newer_state/$1.root"
+  case $1 in podman5) sock=$podman5_sock ;; *) sock=$docker26_sock ;; esac
+  for _ in $(seq 100); do answers "$sock" || break; sleep 0.1; done
+  rm -f "$sock"
 }
 
 newer_up() {
@@ -251,6 +262,14 @@ newer_up() {
     local pid_max; pid_max=$(cat /proc/sys/kernel/pid_max)
     { podman_conf $((pid_max < 65536 ? pid_max : 65536)); printf '[network]\nfirewall_driver = "iptables"\n'; } >"$conf"
   fi
+  # An engine started from another checkout's root (which may be gone, storage and all) is
+  # not reused: this checkout's root serves.
+  local name
+  for name in podman5 docker26; do
+    if [ "$(cat "$newer_state/$name.root" 2>/dev/null)" != "$cache/roots/$name" ]; then
+      stop_newer "$name"
+    fi
+  done
   if ! answers "$podman5_sock"; then
     log "starting podman 5.4 on $podman5_sock"
     rm -f "$podman5_sock"
@@ -278,11 +297,8 @@ newer_up() {
 }
 
 newer_down() {
-  for name in podman5 docker26; do
-    local f=$newer_state/$name.pid
-    [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
-    rm -f "$f"
-  done
+  stop_newer podman5
+  stop_newer docker26
 }
 
 env_() {
