@@ -293,18 +293,12 @@ impl Engine {
     /// list may say "running" for some milliseconds more: a list or prune right after a stop
     /// would see a stale state. Waits (a bounded while) until the list agrees.
     async fn until_listed_as_stopped(&self, id: &str) {
-        let filters = serde_json::json!({ "id": [id] }).to_string();
-        let query = format!(
-            "/containers/json?all=1&filters={}",
-            percent_encode(&filters)
-        );
+        let filters = serde_json::json!({ "id": [id] });
         let deadline = tokio::time::Instant::now() + LIST_SETTLE;
         let mut pause = std::time::Duration::from_millis(2);
         loop {
-            let running = match self.get_json(&query).await {
-                Ok(serde_json::Value::Array(list)) => {
-                    list.iter().any(|c| c["State"].as_str() == Some("running"))
-                }
+            let running = match self.list_filtered(&filters).await {
+                Ok(list) => list.iter().any(|c| c["State"].as_str() == Some("running")),
                 _ => false,
             };
             if !running || tokio::time::Instant::now() >= deadline {
@@ -393,10 +387,15 @@ impl Engine {
     /// Containers (all states) carrying every given `key=value` label, as the engine's loose
     /// JSON (see `raw`: bollard's strict model rejects Podman's `stopped` state).
     pub(crate) async fn list_labelled(&self, labels: &[String]) -> Result<Vec<serde_json::Value>> {
-        let filters = serde_json::json!({ "label": labels }).to_string();
+        self.list_filtered(&serde_json::json!({ "label": labels }))
+            .await
+    }
+
+    /// Containers (all states) that the engine's `filters` select, as loose JSON.
+    async fn list_filtered(&self, filters: &serde_json::Value) -> Result<Vec<serde_json::Value>> {
         let query = format!(
             "/containers/json?all=1&filters={}",
-            percent_encode(&filters)
+            percent_encode(&filters.to_string())
         );
         match self.get_json(&query).await? {
             serde_json::Value::Array(list) => Ok(list),
