@@ -19,7 +19,7 @@ rootless_user=$(scripts/engines.sh rootless-user)
 rootless_sock=$(scripts/engines.sh rootless-socket)
 all_sockets=("$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET" "$rootless_sock" "${newer_sockets[@]}")
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%s] %s\n' "$(date +%T)" "$*"; }
 
 # Test containers of an earlier run that was killed mid-way would fail this run's leak checks.
 step "removing leftovers of earlier test runs"
@@ -34,34 +34,24 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (unit, engines, CLI) against podman and docker, commands through the agent"
-cargo test --workspace --locked
-
-step "engine and CLI tests again, commands through the engine's exec (POCKETDOCK_TRANSPORT=exec)"
-POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock --test engines
-POCKETDOCK_TRANSPORT=exec cargo test --locked -p pocketdock-cli
-
-step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
-POCKETDOCK_TRANSPORT=bridge cargo test --locked -p pocketdock --test engines
-
-step "soak, the short version: killed commands, sandbox churn with panics and cancellations, load"
-cargo run --quiet --locked -p pocketdock-bench --bin soak -- --short \
-  --socket "$POCKETDOCK_TEST_PODMAN_SOCKET" --socket "$POCKETDOCK_TEST_DOCKER_SOCKET"
-
-step "engine tests as a normal user against that user's rootless Podman (the agent)"
-# The test binary cargo built, run as the user: their own service, storage and images.
-engines_bin=$(cargo test --locked -p pocketdock --test engines --no-run --message-format=json 2>/dev/null \
-  | python3 -c 'import json,sys
+step "build: every test binary, the binaries and the examples, once"
+# Later passes run these binaries directly: `cargo test -p …` would build the crates again with
+# another set of unified features.
+test_bins=$(cargo test --workspace --locked --no-run --message-format=json \
+  | python3 -c 'import json,os,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "engines":
-        print(m["executable"])')
-su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$(dirname "$(dirname "$rootless_sock")") \
-  POCKETDOCK_TEST_ENGINES=podman POCKETDOCK_TEST_PODMAN_SOCKET=$rootless_sock POCKETDOCK_TEST_ROOTLESS=1
-  cd /tmp && exec $engines_bin"
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["target"]["name"], os.path.dirname(m["manifest_path"]), m["executable"])')
+cargo build --workspace --bins --examples --locked
+# name → "crate-dir executable"
+test_bin() { printf '%s\n' "$test_bins" | awk -v n="$1" '$1 == n { print $2, $3 }'; }
+read -r engines_dir engines_bin <<<"$(test_bin engines)"
+cli_tests=(commands exec_command readme)
+run_test_bin() { local dir bin; read -r dir bin <<<"$(test_bin "$1")"; (cd "$dir" && "$bin"); }
 
 # The newer engines run in their own namespaces and share nothing with the others: their suite
-# (all three transports) runs in the background, beside the quickstart and the Python package.
+# (all three transports) runs in the background from here on.
 step "engine tests on Podman 5.4 + Docker 26.1 (Debian 13), every transport: started in the background"
 newer_log=$(mktemp /tmp/pocketdock-newer-tests.XXXXXX)
 newer_run=$(mktemp -d /tmp/pocketdock-newer-run.XXXXXX) # agents' socket directories: under /tmp,
@@ -69,23 +59,47 @@ newer_run=$(mktemp -d /tmp/pocketdock-newer-run.XXXXXX) # agents' socket directo
 (
   eval "$newer_env"
   export XDG_RUNTIME_DIR=$newer_run
+  cd "$engines_dir"
   for transport in agent exec bridge; do
-    echo "== Podman 5.4 + Docker 26.1, transport: $transport"
+    echo "== [$(date +%T)] Podman 5.4 + Docker 26.1, transport: $transport"
     POCKETDOCK_TRANSPORT=$transport "$engines_bin" || exit 1
   done
+  echo "== [$(date +%T)] Podman 5.4 + Docker 26.1: done"
 ) >"$newer_log" 2>&1 &
 newer_job=$!
 
+step "tests (unit, engines, CLI) against podman and docker, commands through the agent"
+cargo test --workspace --locked
+
+step "engine and CLI tests again, commands through the engine's exec (POCKETDOCK_TRANSPORT=exec)"
+POCKETDOCK_TRANSPORT=exec run_test_bin engines
+for t in "${cli_tests[@]}"; do POCKETDOCK_TRANSPORT=exec run_test_bin "$t"; done
+
+step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
+POCKETDOCK_TRANSPORT=bridge run_test_bin engines
+
+step "soak, the short version: killed commands, sandbox churn with panics and cancellations, load"
+target/debug/soak --short \
+  --socket "$POCKETDOCK_TEST_PODMAN_SOCKET" --socket "$POCKETDOCK_TEST_DOCKER_SOCKET"
+
+step "engine tests as a normal user against that user's rootless Podman (the agent)"
+# The test binary cargo built, run as the user: their own service, storage and images.
+su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$(dirname "$(dirname "$rootless_sock")") \
+  POCKETDOCK_TEST_ENGINES=podman POCKETDOCK_TEST_PODMAN_SOCKET=$rootless_sock POCKETDOCK_TEST_ROOTLESS=1
+  cd /tmp && exec $engines_bin"
+
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
-  POCKETDOCK_SOCKET=$sock cargo run --quiet --locked --example quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
+  POCKETDOCK_SOCKET=$sock target/debug/examples/quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
     || { cat /tmp/pocketdock-quickstart.log; echo "quickstart failed on $sock"; exit 1; }
   grep -q 'stdout="hello\\n"' /tmp/pocketdock-quickstart.log || { cat /tmp/pocketdock-quickstart.log; exit 1; }
   echo "quickstart ok on $sock"
 done
 
 step "python package (pip install ., pytest) against podman and docker"
-scripts/test-python.sh
+# A debug build of the extension around the CLI built above: the same sources as a release
+# install, in a fraction of the time.
+MATURIN_PEP517_ARGS="--profile dev" POCKETDOCK_BUNDLE_CLI="$PWD/target/debug/pocketdock" scripts/test-python.sh
 
 step "engine tests on Podman 5.4 + Docker 26.1: results"
 newer_ok=0

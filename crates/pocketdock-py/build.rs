@@ -32,6 +32,14 @@ fn main() {
         );
     }
 
+    println!("cargo:rerun-if-env-changed=POCKETDOCK_BUNDLE_CLI");
+    // A CLI built already from this same workspace (the test suite's debug build) is bundled
+    // as it is rather than built a second time.
+    if let Some(prebuilt) = env::var_os("POCKETDOCK_BUNDLE_CLI") {
+        install_cli(&workspace, Path::new(&prebuilt));
+        return;
+    }
+
     let release = env::var("PROFILE").map(|p| p != "debug").unwrap_or(true);
     let target_dir = workspace.join("target").join("pocketdock-py-cli");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -92,14 +100,18 @@ fn main() {
     );
 
     let profile_dir = if release { "release" } else { "debug" };
-    let built = target_dir.join(profile_dir).join("pocketdock");
+    install_cli(&workspace, &target_dir.join(profile_dir).join("pocketdock"));
+}
+
+/// Copies the built CLI into the Python package's `_bin`.
+fn install_cli(workspace: &Path, built: &Path) {
     let bin_dir = workspace.join("python/pocketdock/_bin");
     std::fs::create_dir_all(&bin_dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", bin_dir.display()));
     let dest = bin_dir.join("pocketdock");
     // Replace, never write through: an installed copy may be running.
     let tmp = bin_dir.join(".pocketdock.tmp");
-    std::fs::copy(&built, &tmp)
+    std::fs::copy(built, &tmp)
         .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", built.display(), tmp.display()));
     std::fs::rename(&tmp, &dest)
         .unwrap_or_else(|e| panic!("cannot move the CLI into {}: {e}", dest.display()));

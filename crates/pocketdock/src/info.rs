@@ -74,9 +74,9 @@ impl Container {
             return Ok(info);
         }
         // Sample before listing processes: the `ps` exec would count as the container's CPU.
-        if let Ok(first) = engine.stats_once(&id).await {
+        if let Some(first) = stats_with_retries(engine, &id).await {
             tokio::time::sleep(CPU_SAMPLE).await;
-            let second = engine.stats_once(&id).await.unwrap_or(first);
+            let second = stats_with_retries(engine, &id).await.unwrap_or(first);
             apply_stats(&mut info, &first, &second);
         }
         // Podman's compat `top` answers with an empty body; `ps` in the container works on
@@ -88,6 +88,29 @@ impl Container {
         }
         Ok(info)
     }
+}
+
+/// A stats sample, asked for again when a busy engine fails to give one (a rootless Podman
+/// under load answered with an error now and then): an `info` without figures is a poor answer,
+/// but failing the whole `info` over them would be a worse one.
+async fn stats_with_retries(engine: &crate::engine::Engine, id: &str) -> Option<StatsSample> {
+    const ATTEMPTS: u32 = 3;
+    for attempt in 1..=ATTEMPTS {
+        match engine.stats_once(id).await {
+            Ok(sample) => return Some(sample),
+            Err(e) => {
+                tracing::debug!(container = id, attempt, error = %e, "stats sample failed");
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(CPU_SAMPLE * attempt).await;
+                }
+            }
+        }
+    }
+    tracing::warn!(
+        container = id,
+        "no stats from the engine; info has no live figures"
+    );
+    None
 }
 
 fn from_inspect(name: &str, inspect: &ContainerDetails) -> ContainerInfo {

@@ -112,28 +112,41 @@ impl Container {
         }
     }
 
-    /// Writes a file as the sandbox's user, through a command (see [`Sandbox::read_only`]). The file appears whole or not at all (a temporary name, then a rename).
+    /// Writes a file as the sandbox's user, through a command (see [`Sandbox::read_only`]). The
+    /// file appears whole or not at all (a temporary name, then a rename).
+    ///
+    /// The outcome travels in the exit code, which the engine records, not in stderr: Podman 5's
+    /// exec attach, under load, can replace a command's output with its own error text. The
+    /// size check catches input lost the same way before it could replace the file.
     async fn write_by_command(&self, dest: &str, bytes: &[u8]) -> Result<()> {
-        const SCRIPT: &str = r#"mkdir -p -- "$(dirname -- "$1")" && tmp="$1.pocketdock-$$" && cat > "$tmp" && mv -f -- "$tmp" "$1" || { rm -f -- "$tmp"; exit 1; }"#;
+        const READ_ONLY: i64 = 30;
+        const SHORT: i64 = 31;
+        const SCRIPT: &str = r#"tmp="$1.pocketdock-$$"
+fail() { rm -f -- "$tmp"; case $1 in *"Read-only file system"*) exit 30;; esac; printf '%s\n' "$1" >&2; exit 1; }
+out=$(mkdir -p -- "$(dirname -- "$1")" 2>&1) || fail "$out"
+out=$(cat 2>&1 > "$tmp") || fail "$out"
+[ "$(wc -c < "$tmp")" -eq "$2" ] || { rm -f -- "$tmp"; exit 31; }
+out=$(mv -f -- "$tmp" "$1" 2>&1) || fail "$out""#;
         let r = self
-            .command_argv(["sh", "-c", SCRIPT, "sh", dest])
+            .command_argv(["sh", "-c", SCRIPT, "sh", dest, &bytes.len().to_string()])
             .stdin(bytes.to_vec())
             .run()
             .await?;
-        if r.ok() {
-            return Ok(());
-        }
-        Err(if r.stderr.contains("Read-only file system") {
-            Error::ReadOnlyFileSystem {
+        match r.exit_code {
+            0 => Ok(()),
+            READ_ONLY => Err(Error::ReadOnlyFileSystem {
                 container_id: self.id(),
                 path: dest.to_string(),
-            }
-        } else {
-            Error::Container {
+            }),
+            SHORT => Err(Error::communication(format!(
+                "writing {dest}: the sandbox did not receive all {} bytes; nothing was written",
+                bytes.len()
+            ))),
+            _ => Err(Error::Container {
                 container_id: self.id(),
                 detail: format!("writing {dest}: {}", r.stderr.trim()),
-            }
-        })
+            }),
+        }
     }
 
     /// The content of the file at `path` (a symlink is followed). A missing file is
