@@ -98,6 +98,50 @@ pub fn project_status(project_root: Option<&Path>, socket: Option<&Path>) -> Res
     block_on(aio::project_status(project_root, socket))
 }
 
+/// Sandboxes created and started ahead of need (see [`aio::Pool`]): [`claim`](Pool::claim)
+/// hands out one no one has used and the pool replaces it in the background.
+#[derive(Debug)]
+pub struct Pool {
+    inner: aio::Pool,
+}
+
+impl Pool {
+    /// Starts filling a pool of `size` sandboxes created with `options` (no name).
+    pub fn new(options: ContainerOptions, size: usize) -> Result<Pool> {
+        aio::Pool::new(options, size).map(|inner| Pool { inner })
+    }
+
+    /// A started sandbox no one has used (see [`aio::Pool::claim`]).
+    pub fn claim(&self) -> Result<Container> {
+        block_on(self.inner.claim()).map(Container::from)
+    }
+
+    /// Waits until the pool holds its full size of ready sandboxes (see [`aio::Pool::filled`]).
+    pub fn filled(&self) -> Result<()> {
+        block_on(self.inner.filled())
+    }
+
+    /// How many sandboxes the pool keeps ready.
+    pub fn size(&self) -> usize {
+        self.inner.size()
+    }
+
+    /// How many are ready now.
+    pub fn ready(&self) -> usize {
+        self.inner.ready()
+    }
+
+    /// Removes the sandboxes the pool still holds and waits until they are gone.
+    pub fn close(self) {
+        block_on(self.inner.close())
+    }
+
+    /// The async pool behind this one.
+    pub fn as_async(&self) -> &aio::Pool {
+        &self.inner
+    }
+}
+
 /// A sandbox container. Cheap to clone; when the last clone of a non-persistent container is
 /// dropped, the container is removed.
 #[derive(Debug, Clone)]

@@ -27,6 +27,7 @@ mod images;
 mod info;
 mod options;
 mod persistence;
+mod pool;
 mod profile;
 mod project;
 mod runtime;
@@ -39,7 +40,7 @@ mod utf8;
 pub use blocking::{
     build_image_from_dir, build_profile, create_new_container, destroy_container, export_images,
     find_container, import_images, list_containers, prune, prune_orphans, resume_container,
-    stop_container, Command, Container, ExecStream, Process, Session, Stdin,
+    stop_container, Command, Container, ExecStream, Pool, Process, Session, Stdin,
 };
 pub use blocking::{doctor, project_status};
 pub use cleanup::{pending_cleanups, wait_for_cleanup};
@@ -75,6 +76,7 @@ pub mod aio {
         destroy_container, find_container, list_containers, prune, prune_orphans, resume_container,
         stop_container,
     };
+    pub use crate::pool::Pool;
     pub use crate::project::{doctor, project_status};
     pub use crate::session::Session;
     pub use crate::terminal::{Terminal, TerminalControl, TerminalInput, TerminalOutput};

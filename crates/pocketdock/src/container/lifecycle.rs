@@ -25,10 +25,20 @@ impl Container {
                 Err(e) => Err(e),
             }
         };
+        self.after_shutdown(result, !self.persist())
+    }
+
+    /// Removes the container at once, persistent or not (a pool's unclaimed sandboxes).
+    pub(crate) async fn discard(&self) -> Result<()> {
+        let result = self.engine().remove_container(&self.id(), true).await;
+        self.after_shutdown(result, true)
+    }
+
+    fn after_shutdown(&self, result: Result<()>, removed: bool) -> Result<()> {
         match result {
             Ok(()) | Err(Error::ContainerNotFound { .. }) => {
                 self.mark_shut_down();
-                if !self.persist() {
+                if removed {
                     self.forget_agent_dir();
                 }
                 Ok(())

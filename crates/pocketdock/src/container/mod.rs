@@ -82,6 +82,11 @@ pub(crate) struct Inner {
     command_user: Option<String>,
 }
 
+/// Checks `options` as [`create_new_container`] would, without asking the engine anything.
+pub(crate) fn check_options(options: &ContainerOptions) -> Result<()> {
+    create::plan(options).map(drop)
+}
+
 /// Creates and starts a sandbox.
 pub async fn create_new_container(options: ContainerOptions) -> Result<Container> {
     // Everything the caller can get wrong is checked before the engine is asked anything.

@@ -13,6 +13,7 @@ mod images;
 mod lifecycle;
 mod orphans;
 mod persistence;
+mod pool;
 mod process_control;
 mod projects;
 mod resources;
@@ -67,6 +68,7 @@ fn main() {
         orphans::cases(),
         resources::cases(),
         persistence::cases(),
+        pool::cases(),
         projects::cases(),
         sessions::cases(),
         terminals::cases(),

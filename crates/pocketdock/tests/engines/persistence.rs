@@ -78,7 +78,10 @@ fn fresh_reboot_recreates_with_the_same_config(e: &TestEngine) {
     );
     let labels = info.config.unwrap().labels.unwrap();
     assert_eq!(labels[pocketdock::labels::INSTANCE], c.name());
-    assert_eq!(labels[crate::support::TEST_LABEL], "1");
+    assert_eq!(
+        labels[crate::support::TEST_LABEL],
+        crate::support::test_run()
+    );
 }
 
 fn snapshot_is_usable_as_an_image(e: &TestEngine) {

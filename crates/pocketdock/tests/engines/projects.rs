@@ -357,7 +357,7 @@ fn the_projects_socket_is_used_when_nothing_else_is_given(e: &TestEngine) {
         let c = create_new_container(
             ContainerOptions::default()
                 .image(IMAGE)
-                .label(TEST_LABEL, "1")
+                .label(TEST_LABEL, crate::support::test_run())
                 .project_root(&root),
         )
         .unwrap();

@@ -12,6 +12,13 @@ use pocketdock::{create_new_container, Container, ContainerOptions};
 
 /// Label on every container the tests create: the leak check looks for it.
 pub const TEST_LABEL: &str = "pocketdock.test";
+
+/// The value of [`TEST_LABEL`] on this run's containers: `1`, or `POCKETDOCK_TEST_RUN` for a
+/// run beside another on the same engines (each run's leak check then sees its own only).
+pub fn test_run() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| std::env::var("POCKETDOCK_TEST_RUN").unwrap_or_else(|_| "1".into()))
+}
 pub const IMAGE: &str = "pocketdock/minimal-python";
 pub const BUSYBOX_IMAGE: &str = "pocketdock/busybox";
 
@@ -64,7 +71,7 @@ impl TestEngine {
     pub fn bare_options(&self) -> ContainerOptions {
         ContainerOptions::default()
             .socket_path(&self.socket)
-            .label(TEST_LABEL, "1")
+            .label(TEST_LABEL, test_run())
     }
 
     /// A sandbox of its own, removed when dropped (also when the test panics).
@@ -159,7 +166,10 @@ impl TestEngine {
         let listed = (|| -> std::io::Result<Vec<String>> {
             let mut s = std::os::unix::net::UnixStream::connect(&self.socket)?;
             s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            let filter = format!("%7B%22label%22%3A%5B%22{TEST_LABEL}%3D1%22%5D%7D");
+            let filter = format!(
+                "%7B%22label%22%3A%5B%22{TEST_LABEL}%3D{}%22%5D%7D",
+                test_run()
+            );
             write!(
                 s,
                 "GET /containers/json?all=1&filters={filter} HTTP/1.0\r\nHost: d\r\n\r\n"
