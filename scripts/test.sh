@@ -50,24 +50,6 @@ read -r engines_dir engines_bin <<<"$(test_bin engines)"
 cli_tests=(commands exec_command readme)
 run_test_bin() { local dir bin; read -r dir bin <<<"$(test_bin "$1")"; (cd "$dir" && "$bin"); }
 
-# The newer engines run in their own namespaces and share nothing with the others: their suite
-# (all three transports) runs in the background from here on.
-step "engine tests on Podman 5.4 + Docker 26.1 (Debian 13), every transport: started in the background"
-newer_log=$(mktemp /tmp/pocketdock-newer-tests.XXXXXX)
-newer_run=$(mktemp -d /tmp/pocketdock-newer-run.XXXXXX) # agents' socket directories: under /tmp,
-# the only host directory those engines see as it is
-(
-  eval "$newer_env"
-  export XDG_RUNTIME_DIR=$newer_run
-  cd "$engines_dir"
-  for transport in agent exec bridge; do
-    echo "== [$(date +%T)] Podman 5.4 + Docker 26.1, transport: $transport"
-    POCKETDOCK_TRANSPORT=$transport "$engines_bin" || exit 1
-  done
-  echo "== [$(date +%T)] Podman 5.4 + Docker 26.1: done"
-) >"$newer_log" 2>&1 &
-newer_job=$!
-
 step "tests (unit, engines, CLI) against podman and docker, commands through the agent"
 cargo test --workspace --locked
 
@@ -88,6 +70,22 @@ su - "$rootless_user" -c "export XDG_RUNTIME_DIR=$(dirname "$(dirname "$rootless
   POCKETDOCK_TEST_ENGINES=podman POCKETDOCK_TEST_PODMAN_SOCKET=$rootless_sock POCKETDOCK_TEST_ROOTLESS=1
   cd /tmp && exec $engines_bin"
 
+# The newer engines run in their own namespaces and share nothing with the others, but not
+# beside them: Podman 5.4's exec attach, with the other engines' suites running at the same
+# time, lost the ends of exec streams (the commands ran; their ends never came).
+step "engine tests on Podman 5.4 + Docker 26.1 (Debian 13), every transport"
+newer_run=$(mktemp -d /tmp/pocketdock-newer-run.XXXXXX) # agents' socket directories: under /tmp,
+# the only host directory those engines see as it is
+(
+  eval "$newer_env"
+  export XDG_RUNTIME_DIR=$newer_run
+  cd "$engines_dir"
+  for transport in agent exec bridge; do
+    echo "== [$(date +%T)] Podman 5.4 + Docker 26.1, transport: $transport"
+    POCKETDOCK_TRANSPORT=$transport "$engines_bin"
+  done
+)
+
 step "quickstart demo on each engine"
 for sock in "$POCKETDOCK_TEST_PODMAN_SOCKET" "$POCKETDOCK_TEST_DOCKER_SOCKET"; do
   POCKETDOCK_SOCKET=$sock target/debug/examples/quickstart >/tmp/pocketdock-quickstart.log 2>&1 \
@@ -100,12 +98,6 @@ step "python package (pip install ., pytest) against podman and docker"
 # A debug build of the extension around the CLI built above: the same sources as a release
 # install, in a fraction of the time.
 MATURIN_PEP517_ARGS="--profile dev" POCKETDOCK_BUNDLE_CLI="$PWD/target/debug/pocketdock" scripts/test-python.sh
-
-step "engine tests on Podman 5.4 + Docker 26.1: results"
-newer_ok=0
-wait "$newer_job" || newer_ok=1
-grep -E '^== |^test result|FAILED|panicked' "$newer_log" || true
-[ "$newer_ok" -eq 0 ] || { cat "$newer_log"; echo "the newer engines' suite failed"; exit 1; }
 
 step "no pocketdock containers left behind"
 leaks=0

@@ -64,6 +64,20 @@ impl Killer {
         .map_err(|e| crate::exec::gone_if_missing(e, &self.container_id))
     }
 
+    /// How many processes of the exec are still alive (signal 0 reaches them all).
+    async fn remaining(&self) -> Result<usize> {
+        signal_tree(
+            &self.engine,
+            &self.container_id,
+            self.user.as_deref(),
+            self.with_agent,
+            &self.token,
+            0,
+            None,
+        )
+        .await
+    }
+
     /// Kills in the background on the shared runtime, with a client of its own: the caller
     /// may be dropping us outside any runtime, or inside one that is about to end.
     pub(crate) fn kill_detached(&self) {
@@ -157,7 +171,16 @@ pub(crate) struct EngineExec {
     exec_id: String,
     output: OutputStream,
     control: Arc<Control>,
+    /// How long the output may be quiet before we look whether the exec ended without its
+    /// stream saying so.
+    quiet: Duration,
 }
+
+/// The first look at a quiet exec; later looks back off to [`MAX_QUIET`].
+const FIRST_QUIET: Duration = Duration::from_secs(2);
+const MAX_QUIET: Duration = Duration::from_secs(16);
+/// Output that was on its way when an ended exec was found without its stream's end.
+const LAST_OUTPUT_GRACE: Duration = Duration::from_millis(300);
 
 impl EngineExec {
     pub(crate) async fn start(
@@ -210,7 +233,43 @@ impl EngineExec {
             exec_id,
             output,
             control,
+            quiet: FIRST_QUIET,
         })
+    }
+
+    /// The next piece of output. Podman 4.3 under load sometimes never ends an exec's attach
+    /// stream although the exec and every process it started are gone: after a quiet spell,
+    /// an exec the engine reports ended with no process of it left is taken as ended.
+    async fn next_or_end(&mut self) -> Result<Option<(StreamKind, Bytes)>> {
+        loop {
+            if let Ok(item) = tokio::time::timeout(self.quiet, self.output.next()).await {
+                return item.transpose();
+            }
+            let killer = &self.control.killer;
+            if !ended_without_saying_so(&self.engine, &self.exec_id, killer).await {
+                self.quiet = (self.quiet * 2).min(MAX_QUIET);
+                continue;
+            }
+            return match tokio::time::timeout(LAST_OUTPUT_GRACE, self.output.next()).await {
+                Ok(item) => item.transpose(),
+                Err(_) => {
+                    tracing::debug!(exec = %self.exec_id, "engine: the exec ended but its stream did not; taken as ended");
+                    Ok(None)
+                }
+            };
+        }
+    }
+}
+
+/// Whether the engine reports the exec ended and no process of it is left.
+async fn ended_without_saying_so(engine: &Engine, exec_id: &str, killer: &Killer) -> bool {
+    match engine.inspect_exec(exec_id).await {
+        // The count is an exec too, which the same trouble could hold up.
+        Ok(Some(state)) if !state.running => matches!(
+            tokio::time::timeout(FIRST_QUIET, killer.remaining()).await,
+            Ok(Ok(0))
+        ),
+        _ => false,
     }
 }
 
@@ -233,7 +292,7 @@ impl Drop for KillUnlessStarted {
 
 impl ExecHandle for EngineExec {
     fn next_output(&mut self) -> BoxFuture<'_, Result<Option<(StreamKind, Bytes)>>> {
-        self.output.next().map(Option::transpose).boxed()
+        self.next_or_end().boxed()
     }
 
     fn exit_status(&mut self) -> BoxFuture<'_, Result<ExitStatus>> {
