@@ -16,7 +16,7 @@ started=$(date +%s)
 if [ ! -x "$venv/bin/python" ]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest mypy
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest mypy "mcp>=2.3,<3"
 echo "== pip install . (release build of the extension and the CLI)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 echo "   installed in $(( $(date +%s) - started )) s"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, List, Optional
 from pocketdock import _native
 from pocketdock._buffer import BufferSnapshot
 from pocketdock._options import PathLike, _path
+from pocketdock._pool import Pool
 from pocketdock._sync_container import (
     Container,
     SyncExecStream,
@@ -156,6 +157,7 @@ __all__ = [
     "SocketError",
     "StreamChunk",
     "__version__",
+    "Pool",
     "create_new_container",
     "destroy_container",
     "doctor",

@@ -279,4 +279,4 @@ async def create_new_container(  # noqa: PLR0913
         cap_add=cap_add,
         no_new_privileges=no_new_privileges,
     )
-    return AsyncContainer(await _native.create_container(True, **kw))
+    return AsyncContainer(await _native.create_container(True, kw))

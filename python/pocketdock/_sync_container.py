@@ -408,4 +408,4 @@ def create_new_container(  # noqa: PLR0913
         cap_add=cap_add,
         no_new_privileges=no_new_privileges,
     )
-    return Container(_native.create_container(False, **kw))
+    return Container(_native.create_container(False, kw))

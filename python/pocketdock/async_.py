@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 from pocketdock._async_container import AsyncContainer, create_new_container
+from pocketdock._pool import AsyncPool
 from pocketdock._process import AsyncExecStream, AsyncProcess
 from pocketdock._session import AsyncSession
 from pocketdock.persistence import (
@@ -28,6 +29,7 @@ from pocketdock.projects import doctor, find_project_root, init_project
 __all__ = [
     "AsyncContainer",
     "AsyncExecStream",
+    "AsyncPool",
     "AsyncProcess",
     "AsyncSession",
     "ProfileInfo",

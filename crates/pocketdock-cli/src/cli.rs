@@ -73,6 +73,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Run one command in a throwaway sandbox that is removed afterwards.
     Exec(ExecArgs),
+    /// Serve sandboxes to LLM agents over the Model Context Protocol (stdio by default).
+    Mcp(McpArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -387,6 +389,49 @@ pub struct ExecArgs {
     /// One ARG: a shell command line (`sh -c`). Two or more: an argv, passed exactly.
     #[arg(required = true, last = true, value_name = "ARG")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Sandboxes the server created are removed when it exits (stdin closed, \
+SIGTERM, SIGINT; after SIGKILL, by the orphan sweep of the next pocketdock process), except \
+those created with persist."
+)]
+pub struct McpArgs {
+    /// Serve streamable HTTP at http://ADDR/mcp (a loopback address such as 127.0.0.1:8931)
+    /// instead of stdio. Every request needs `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// The bearer token for --http (default: a random one, printed on stderr).
+    #[arg(
+        long,
+        env = "POCKETDOCK_MCP_TOKEN",
+        value_name = "TOKEN",
+        requires = "http"
+    )]
+    pub token: Option<String>,
+    /// Image of sandboxes created without one.
+    #[arg(long, default_value = pocketdock::DEFAULT_IMAGE)]
+    pub image: String,
+    /// Bytes of output a tool call returns unless it asks otherwise.
+    #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
+    pub max_output: usize,
+    /// Seconds a command may run unless the call asks otherwise.
+    #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_TIMEOUT.as_secs_f64(), value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Live sandboxes the server may hold at once.
+    #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_MAX_SANDBOXES, value_name = "N")]
+    pub max_sandboxes: usize,
+    /// Sandboxes kept started ahead of need, so that creations answer fast (0: none).
+    #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_POOL, value_name = "N")]
+    pub pool: usize,
+    /// Let the push and pull tools reach this host directory (and nothing outside it).
+    /// Without it, the server has no way to the host's files.
+    #[arg(long, value_name = "DIR")]
+    pub allow_host_dir: Option<PathBuf>,
+    /// A label KEY=VALUE for every sandbox the server creates (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use commands::{container, exec, files, images, misc, project, run, shell};
+use commands::{container, exec, files, images, mcp, misc, project, run, shell};
 use exit_status::ExitStatus;
 use printer::Printer;
 
@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Export(args) => images::export(args, socket, printer),
         Command::Import(args) => images::import(args, socket, printer),
         Command::Exec(args) => exec::exec(args, socket, printer),
+        Command::Mcp(args) => mcp::mcp(args, socket, printer),
         Command::Completions(args) => misc::completions(args),
     };
     match result {

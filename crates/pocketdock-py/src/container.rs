@@ -36,16 +36,10 @@ pub(crate) struct CommandExtra {
     stdin: Option<Vec<u8>>,
 }
 
-/// Creates and starts a sandbox (see `pocketdock.create_new_container`).
-#[pyfunction]
-#[pyo3(signature = (aio, *, image=None, name=None, timeout=None, mem_limit=None, cpu_percent=None,
-    persist=false, volumes=Vec::new(), project=None, profile=None, devices=Vec::new(),
-    ports=Vec::new(), socket_path=None, network=None, labels=Vec::new(), read_only=false,
-    pids_limit=None, cap_add=Vec::new(), no_new_privileges=true))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn create_container(
-    py: Python<'_>,
-    aio: bool,
+/// The options of a sandbox, as the dict `_options.create_kwargs` builds (every key present).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct SandboxOptions {
     image: Option<String>,
     name: Option<String>,
     timeout: Option<f64>,
@@ -64,56 +58,71 @@ pub(crate) fn create_container(
     pids_limit: Option<i64>,
     cap_add: Vec<String>,
     no_new_privileges: bool,
+}
+
+impl SandboxOptions {
+    pub(crate) fn into_options(self) -> PyResult<ContainerOptions> {
+        let mut o = ContainerOptions::default()
+            .persist(self.persist)
+            .read_only(self.read_only)
+            .no_new_privileges(self.no_new_privileges);
+        if let Some(n) = self.pids_limit {
+            o = o.pids_limit(n);
+        }
+        for cap in self.cap_add {
+            o = o.cap_add(cap);
+        }
+        if let Some(image) = self.image {
+            o = o.image(image);
+        }
+        if let Some(name) = self.name {
+            o = o.name(name);
+        }
+        if let Some(timeout) = self.timeout {
+            o = o.timeout(seconds("timeout", timeout)?);
+        }
+        if let Some(limit) = self.mem_limit {
+            o = o.mem_limit(limit);
+        }
+        if let Some(percent) = self.cpu_percent {
+            o = o.cpu_percent(percent);
+        }
+        for (host, container) in self.volumes {
+            o = o.volume(host, container);
+        }
+        if let Some(project) = self.project {
+            o = o.project(project);
+        }
+        if let Some(profile) = self.profile {
+            o = o.profile(profile);
+        }
+        for device in self.devices {
+            o = o.device(device);
+        }
+        for (host, container) in self.ports {
+            o = o.port(host, container);
+        }
+        if let Some(socket) = self.socket_path {
+            o = o.socket_path(socket);
+        }
+        if let Some(network) = self.network {
+            o = o.network(network);
+        }
+        for (key, value) in self.labels {
+            o = o.label(key, value);
+        }
+        Ok(o)
+    }
+}
+
+/// Creates and starts a sandbox (see `pocketdock.create_new_container`).
+#[pyfunction]
+pub(crate) fn create_container(
+    py: Python<'_>,
+    aio: bool,
+    options: SandboxOptions,
 ) -> PyResult<Py<PyAny>> {
-    let mut o = ContainerOptions::default()
-        .persist(persist)
-        .read_only(read_only)
-        .no_new_privileges(no_new_privileges);
-    if let Some(n) = pids_limit {
-        o = o.pids_limit(n);
-    }
-    for cap in cap_add {
-        o = o.cap_add(cap);
-    }
-    if let Some(image) = image {
-        o = o.image(image);
-    }
-    if let Some(name) = name {
-        o = o.name(name);
-    }
-    if let Some(timeout) = timeout {
-        o = o.timeout(seconds("timeout", timeout)?);
-    }
-    if let Some(limit) = mem_limit {
-        o = o.mem_limit(limit);
-    }
-    if let Some(percent) = cpu_percent {
-        o = o.cpu_percent(percent);
-    }
-    for (host, container) in volumes {
-        o = o.volume(host, container);
-    }
-    if let Some(project) = project {
-        o = o.project(project);
-    }
-    if let Some(profile) = profile {
-        o = o.profile(profile);
-    }
-    for device in devices {
-        o = o.device(device);
-    }
-    for (host, container) in ports {
-        o = o.port(host, container);
-    }
-    if let Some(socket) = socket_path {
-        o = o.socket_path(socket);
-    }
-    if let Some(network) = network {
-        o = o.network(network);
-    }
-    for (key, value) in labels {
-        o = o.label(key, value);
-    }
+    let o = options.into_options()?;
     dispatch(py, aio, aio::create_new_container(o), |py, c| {
         NativeContainer::wrap(py, c)
     })

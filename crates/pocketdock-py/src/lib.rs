@@ -13,6 +13,7 @@ mod errors;
 mod exec;
 mod logging;
 mod persistence;
+mod pool;
 mod runtime;
 mod session;
 
@@ -30,6 +31,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<exec::NativeStream>()?;
     m.add_class::<exec::NativeProcess>()?;
     m.add_class::<session::NativeSession>()?;
+    m.add_class::<pool::NativePool>()?;
+    m.add_function(wrap_pyfunction!(pool::create_pool, m)?)?;
     m.add_function(wrap_pyfunction!(container::create_container, m)?)?;
     m.add_function(wrap_pyfunction!(persistence::resume_container, m)?)?;
     m.add_function(wrap_pyfunction!(persistence::list_containers, m)?)?;

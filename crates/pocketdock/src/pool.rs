@@ -124,8 +124,11 @@ impl Pool {
     }
 
     /// Removes the sandboxes the pool still holds and waits until they are gone.
-    pub async fn close(self) {
+    pub async fn close(mut self) {
         self.filler.abort();
+        // Once it has ended, a creation it was making has handed its container to the
+        // background clean-up (see `wait_for_cleanup`).
+        let _ = (&mut self.filler).await;
         let ready: Vec<Container> = self.shared.lock().ready.drain(..).collect();
         for c in ready {
             if let Err(e) = c.discard().await {

@@ -4,6 +4,7 @@ pub mod container;
 pub mod exec;
 pub mod files;
 pub mod images;
+pub mod mcp;
 pub mod misc;
 pub mod project;
 pub mod run;
