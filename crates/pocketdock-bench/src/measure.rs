@@ -42,6 +42,9 @@ pub struct Plan {
 pub struct Samples {
     pub run_true_ms: Vec<f64>,
     pub create_first_result_ms: Vec<f64>,
+    /// A warm pool's claim -> first `run("true")` result (the pool full before each claim).
+    #[serde(default)]
+    pub claim_first_result_ms: Vec<f64>,
     pub shutdown_ms: Vec<f64>,
     pub throughput_mib_s: Vec<f64>,
     pub session_true_ms: Vec<f64>,
@@ -68,16 +71,12 @@ pub struct Samples {
 pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
     reset_peak_rss();
     let mut s = Samples::default();
-    let create = || {
-        create_new_container(
-            ContainerOptions::default()
-                .image(&plan.image)
-                .socket_path(socket)
-                .agent(plan.agent)
-                .label("pocketdock.bench", "1"),
-        )
-        .context("creating a sandbox")
-    };
+    let options = ContainerOptions::default()
+        .image(&plan.image)
+        .socket_path(socket)
+        .agent(plan.agent)
+        .label("pocketdock.bench", "1");
+    let create = || create_new_container(options.clone()).context("creating a sandbox");
 
     let c = create()?;
     for _ in 0..plan.warmup {
@@ -114,6 +113,18 @@ pub fn ours(socket: &Path, plan: &Plan) -> Result<Samples> {
             c.shutdown(true)?;
         }
     }
+
+    let pool = pocketdock::Pool::new(options.clone(), 1).context("starting a pool")?;
+    for _ in 0..plan.create_iters {
+        pool.filled().context("filling the pool")?;
+        let t = Instant::now();
+        let c = pool.claim().context("claiming from the pool")?;
+        let r = c.run("true")?;
+        s.claim_first_result_ms.push(ms(t));
+        check(&r, "first run of a claimed sandbox")?;
+        c.shutdown(true)?;
+    }
+    pool.close();
     s.peak_rss_kib = peak_rss_kib();
     Ok(s)
 }

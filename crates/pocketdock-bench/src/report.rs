@@ -30,7 +30,7 @@ struct Row {
 
 fn rows(ours: &Samples, exec: Option<&Samples>, theirs: Option<&Samples>) -> Vec<Row> {
     type Pick = fn(&Samples) -> (Option<f64>, usize);
-    let figures: [(&str, &'static str, bool, Pick); 15] = [
+    let figures: [(&str, &'static str, bool, Pick); 16] = [
         ("run(\"true\") latency p50", "ms", false, |s| {
             (percentile(&s.run_true_ms, 50.0), s.run_true_ms.len())
         }),
@@ -39,6 +39,10 @@ fn rows(ours: &Samples, exec: Option<&Samples>, theirs: Option<&Samples>) -> Vec
         }),
         ("create -> first result, median", "ms", false, |s| {
             let v = &s.create_first_result_ms;
+            (percentile(v, 50.0), v.len())
+        }),
+        ("pool claim -> first result, median", "ms", false, |s| {
+            let v = &s.claim_first_result_ms;
             (percentile(v, 50.0), v.len())
         }),
         ("shutdown(graceful), median", "ms", false, |s| {

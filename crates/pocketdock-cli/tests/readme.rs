@@ -94,3 +94,22 @@ impl Drop for Cleanup {
             .output();
     }
 }
+
+#[test]
+fn the_readme_shows_the_mcp_help_as_it_is() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = "```text\n$ pocketdock mcp --help\n";
+    let shown = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .map(|(block, _)| block)
+        .expect("README shows `pocketdock mcp --help`");
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_pocketdock"))
+        .args(["mcp", "--help"])
+        .env_remove("POCKETDOCK_SOCKET")
+        .env_remove("POCKETDOCK_MCP_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(shown, String::from_utf8(help.stdout).unwrap());
+}
