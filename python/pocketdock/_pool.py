@@ -42,7 +42,22 @@ def _native_pool(size: int, options: Dict[str, Any]) -> _native.NativePool:
     return _native.create_pool(size, create_kwargs(**{**_DEFAULTS, **options}))
 
 
-class Pool:
+class _PoolBase:
+    def __init__(self, size: int, **options: Any) -> None:
+        self._native = _native_pool(size, options)
+
+    @property
+    def size(self) -> int:
+        """How many sandboxes the pool keeps ready."""
+        return self._native.size()
+
+    @property
+    def ready(self) -> int:
+        """How many sandboxes are ready now."""
+        return self._native.ready()
+
+
+class Pool(_PoolBase):
     """Keeps *size* sandboxes created and started in the background; :meth:`claim` hands out
     one no one has used (at once when one is ready) and the pool replaces it. A claimed
     sandbox is exactly like one from ``create_new_container(**options)``. Closing the pool
@@ -51,9 +66,6 @@ class Pool:
     *options* are those of :func:`pocketdock.create_new_container`, except ``name``.
     """
 
-    def __init__(self, size: int, **options: Any) -> None:
-        self._native = _native_pool(size, options)
-
     def claim(self) -> Container:
         """A started sandbox no one has used; the error of its creation if that failed."""
         return Container(self._native.claim(False))
@@ -61,15 +73,6 @@ class Pool:
     def filled(self) -> None:
         """Waits until the pool holds *size* ready sandboxes (a warm-up)."""
         self._native.filled(False)
-
-    @property
-    def size(self) -> int:
-        return self._native.size()
-
-    @property
-    def ready(self) -> int:
-        """How many sandboxes are ready now."""
-        return self._native.ready()
 
     def close(self) -> None:
         """Removes the sandboxes the pool still holds."""
@@ -87,25 +90,14 @@ class Pool:
         self.close()
 
 
-class AsyncPool:
+class AsyncPool(_PoolBase):
     """:class:`Pool` for asyncio: ``await pool.claim()`` gives an :class:`AsyncContainer`."""
-
-    def __init__(self, size: int, **options: Any) -> None:
-        self._native = _native_pool(size, options)
 
     async def claim(self) -> AsyncContainer:
         return AsyncContainer(await self._native.claim(True))
 
     async def filled(self) -> None:
         await self._native.filled(True)
-
-    @property
-    def size(self) -> int:
-        return self._native.size()
-
-    @property
-    def ready(self) -> int:
-        return self._native.ready()
 
     async def close(self) -> None:
         await self._native.close(True)

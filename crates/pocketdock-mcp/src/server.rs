@@ -231,6 +231,25 @@ impl PocketdockServer {
     }
 }
 
+impl PocketdockServer {
+    /// A push or pull between the allowed host directory and a sandbox.
+    async fn transfer<F, Fut>(&self, args: TransferArgs, copy: F) -> ToolResult<TransferResult>
+    where
+        F: FnOnce(Arc<Sandbox>, std::path::PathBuf, String) -> Fut,
+        Fut: std::future::Future<Output = pocketdock::Result<()>>,
+    {
+        let sb = self.sandbox(&args.sandbox)?;
+        let host = self.host_path(&args.host_path)?;
+        copy(sb, host.clone(), args.sandbox_path.clone())
+            .await
+            .map_err(one_line)?;
+        Ok(Json(TransferResult {
+            host_path: host.display().to_string(),
+            sandbox_path: args.sandbox_path,
+        }))
+    }
+}
+
 /// Takes the first `max` bytes of `s` (at a character boundary) out of it.
 fn take_prefix(s: &mut String, max: usize) -> String {
     if s.len() <= max {
@@ -500,32 +519,20 @@ impl PocketdockServer {
         description = "Copy a file or directory from the server's allowed host directory into a sandbox."
     )]
     async fn push(&self, Parameters(args): Parameters<TransferArgs>) -> ToolResult<TransferResult> {
-        let sb = self.sandbox(&args.sandbox)?;
-        let host = self.host_path(&args.host_path)?;
-        sb.container
-            .push(&host, &args.sandbox_path)
-            .await
-            .map_err(one_line)?;
-        Ok(Json(TransferResult {
-            host_path: host.display().to_string(),
-            sandbox_path: args.sandbox_path,
-        }))
+        self.transfer(args, |sb, host, path| async move {
+            sb.container.push(&host, &path).await
+        })
+        .await
     }
 
     #[tool(
         description = "Copy a file or directory from a sandbox into the server's allowed host directory."
     )]
     async fn pull(&self, Parameters(args): Parameters<TransferArgs>) -> ToolResult<TransferResult> {
-        let sb = self.sandbox(&args.sandbox)?;
-        let host = self.host_path(&args.host_path)?;
-        sb.container
-            .pull(&args.sandbox_path, &host)
-            .await
-            .map_err(one_line)?;
-        Ok(Json(TransferResult {
-            host_path: host.display().to_string(),
-            sandbox_path: args.sandbox_path,
-        }))
+        self.transfer(args, |sb, host, path| async move {
+            sb.container.pull(&path, &host).await
+        })
+        .await
     }
 }
 

@@ -51,6 +51,17 @@ impl Killer {
     /// Signals every process of the exec but `spared` (a session's shell).
     pub(crate) async fn signal_sparing(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
         self.signalled.store(true, Ordering::SeqCst);
+        self.send(signal, spared)
+            .await
+            .map_err(|e| crate::exec::gone_if_missing(e, &self.container_id))
+    }
+
+    /// How many processes of the exec are still alive (signal 0 reaches them all).
+    async fn remaining(&self) -> Result<usize> {
+        self.send(0, None).await
+    }
+
+    async fn send(&self, signal: i32, spared: Option<u32>) -> Result<usize> {
         signal_tree(
             &self.engine,
             &self.container_id,
@@ -59,21 +70,6 @@ impl Killer {
             &self.token,
             signal,
             spared,
-        )
-        .await
-        .map_err(|e| crate::exec::gone_if_missing(e, &self.container_id))
-    }
-
-    /// How many processes of the exec are still alive (signal 0 reaches them all).
-    async fn remaining(&self) -> Result<usize> {
-        signal_tree(
-            &self.engine,
-            &self.container_id,
-            self.user.as_deref(),
-            self.with_agent,
-            &self.token,
-            0,
-            None,
         )
         .await
     }
