@@ -146,9 +146,17 @@ import_image() { # socket, tag, tar
   log "importing $2 into $1"
   local changes='changes=USER%20sandbox&changes=WORKDIR%20%2Fhome%2Fsandbox&changes=CMD%20%5B%22sleep%22%2C%22infinity%22%5D'
   local repo_=${2%:*} tag=${2##*:}
-  curl -sf --unix-socket "$1" -X POST -H 'Content-Type: application/x-tar' --data-binary "@$3" \
-    "http://d/images/create?fromSrc=-&repo=$(printf '%s' "$repo_" | sed 's/\//%2F/g')&tag=$tag&$changes" >/dev/null
-  curl -sf --unix-socket "$1" "http://d/images/$enc/json" >/dev/null || { log "import of $2 failed"; return 1; }
+  # A service that has just started can refuse an import (a busy store): try again.
+  local attempt out
+  for attempt in 1 2 3 4 5; do
+    out=$(curl -s -w '\n%{http_code}' --unix-socket "$1" -X POST -H 'Content-Type: application/x-tar' \
+      --data-binary "@$3" \
+      "http://d/images/create?fromSrc=-&repo=$(printf '%s' "$repo_" | sed 's/\//%2F/g')&tag=$tag&$changes" 2>&1) || true
+    if curl -sf --unix-socket "$1" "http://d/images/$enc/json" >/dev/null 2>&1; then return 0; fi
+    log "import of $2 into $1 failed (attempt $attempt): $(printf '%s' "$out" | tail -c 300 | tr '\n' ' ')"
+    sleep "$attempt"
+  done
+  return 1
 }
 
 up() {
@@ -263,10 +271,14 @@ newer_up() {
     { podman_conf $((pid_max < 65536 ? pid_max : 65536)); printf '[network]\nfirewall_driver = "iptables"\n'; } >"$conf"
   fi
   # An engine started from another checkout's root (which may be gone, storage and all) is
-  # not reused: this checkout's root serves.
-  local name
+  # not reused: this checkout's root serves. The same path is not enough: a checkout removed
+  # and cloned again has a new root there, so the engine's own root must be that directory.
+  local name pid
   for name in podman5 docker26; do
-    if [ "$(cat "$newer_state/$name.root" 2>/dev/null)" != "$cache/roots/$name" ]; then
+    pid=$(cat "$newer_state/$name.pid" 2>/dev/null || true)
+    if [ "$(cat "$newer_state/$name.root" 2>/dev/null)" != "$cache/roots/$name" ] \
+      || { [ -n "$pid" ] && [ -e "/proc/$pid" ] \
+        && [ "$(stat -Lc %d:%i "/proc/$pid/root" 2>/dev/null)" != "$(stat -c %d:%i "$cache/roots/$name" 2>/dev/null)" ]; }; then
       stop_newer "$name"
     fi
   done
