@@ -17,8 +17,9 @@ pub struct ExecResult {
     /// Output beyond `max_output` was dropped.
     pub truncated: bool,
     /// The kernel's OOM killer ended the command (or the process whose death ended it) when
-    /// the sandbox ran out of memory; the exit code is then 137. Known through the agent; the
-    /// engine's exec cannot tell (always `false` there).
+    /// the sandbox ran out of memory; the exit code is then 137. The agent watches the cgroup's
+    /// OOM kill count while the command runs; through the engine's exec, a command SIGKILLed
+    /// while that count moved is called the OOM killer's (of two ended by it at once, both).
     pub oom_killed: bool,
     /// The original bytes, kept only where lossy decoding changed them.
     pub(crate) raw: Option<Box<RawOutput>>,

@@ -52,6 +52,7 @@ impl Container {
     /// (name, limits, ports, volumes, labels) and a new id.
     pub async fn reboot(&self, fresh: bool) -> Result<()> {
         self.sessions().close_all().await;
+        self.oom_watch().restarted();
         let engine = self.engine();
         let id = self.id();
         if let Some(link) = self.agent_link() {

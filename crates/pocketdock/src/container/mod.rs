@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     /// Who commands run as when they name nobody (engine execs must say so: the container's
     /// own user is the agent's, root).
     command_user: Option<String>,
+    /// What engine execs need to name the OOM killer (the agent watches it itself).
+    oom: Arc<crate::transport::oom::OomWatch>,
 }
 
 /// Checks `options` as [`create_new_container`] would, without asking the engine anything.
@@ -118,6 +120,7 @@ pub async fn create_new_container(options: ContainerOptions) -> Result<Container
         persist: options.persist,
         project: project_name.or(options.project),
         default_timeout: options.timeout,
+        fresh: true,
     };
     Ok(Container::new(engine, id, settings, instance, &labels))
 }
@@ -186,6 +189,8 @@ struct Settings {
     persist: bool,
     project: Option<String>,
     default_timeout: Duration,
+    /// Created by this handle (so nothing in it was OOM-killed yet).
+    fresh: bool,
 }
 
 impl Container {
@@ -211,6 +216,11 @@ impl Container {
                 removed: AtomicBool::new(false),
                 agent: agent::install_from_labels(labels).map(agent::AgentLink::new),
                 command_user: labels.get(labels::USER).cloned(),
+                oom: Arc::new(if settings.fresh {
+                    crate::transport::oom::OomWatch::fresh()
+                } else {
+                    crate::transport::oom::OomWatch::unknown()
+                }),
             }),
         }
     }
@@ -236,6 +246,7 @@ impl Container {
             persist: labels.get(labels::PERSIST).map(String::as_str) == Some("true"),
             project: labels.get(labels::PROJECT).cloned(),
             default_timeout: create::timeout_from_labels(labels).unwrap_or(crate::DEFAULT_TIMEOUT),
+            fresh: false,
         };
         let container = Container::new(
             engine,
@@ -389,6 +400,10 @@ impl Container {
         &self.inner.sessions
     }
 
+    pub(crate) fn oom_watch(&self) -> &crate::transport::oom::OomWatch {
+        &self.inner.oom
+    }
+
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
     }
@@ -484,8 +499,14 @@ impl Container {
             }
         }
         let with_agent = self.agent_link().is_some();
-        let exec =
-            EngineExec::start(self.engine(), id, &engine_exec_argv(spec), with_agent).await?;
+        let exec = EngineExec::start(
+            self.engine(),
+            id,
+            &engine_exec_argv(spec),
+            with_agent,
+            Arc::clone(&self.inner.oom),
+        )
+        .await?;
         Ok(Box::new(exec))
     }
 }

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 
+use super::oom::OomWatch;
 use super::token_kill::{signal_tree, TOKEN_VAR};
 use super::{ExecControl, ExecHandle, ExecSpec, ExitStatus, SIGKILL};
 use crate::engine::{Engine, ExecInput, ExecRequest, OutputStream};
@@ -170,6 +171,8 @@ pub(crate) struct EngineExec {
     /// How long the output may be quiet before we look whether the exec ended without its
     /// stream saying so.
     quiet: Duration,
+    /// The container's OOM kill count as its handle last saw it.
+    oom: Arc<OomWatch>,
 }
 
 /// The first look at a quiet exec; later looks back off to [`MAX_QUIET`].
@@ -184,6 +187,7 @@ impl EngineExec {
         container_id: &str,
         spec: &ExecSpec,
         with_agent: bool,
+        oom: Arc<OomWatch>,
     ) -> Result<Self> {
         let token = crate::exec::new_token();
         let killer = Killer::new(
@@ -230,6 +234,7 @@ impl EngineExec {
             output,
             control,
             quiet: FIRST_QUIET,
+            oom,
         })
     }
 
@@ -292,9 +297,24 @@ impl ExecHandle for EngineExec {
     }
 
     fn exit_status(&mut self) -> BoxFuture<'_, Result<ExitStatus>> {
-        exit_code(&self.engine, &self.container_id, &self.exec_id)
-            .map(|r| r.map(ExitStatus::Code))
-            .boxed()
+        let (engine, container_id, exec_id) = (
+            self.engine.clone(),
+            self.container_id.clone(),
+            self.exec_id.clone(),
+        );
+        let oom = Arc::clone(&self.oom);
+        async move {
+            let code = exit_code(&engine, &container_id, &exec_id).await?;
+            if code == 128 + i64::from(SIGKILL) {
+                if let Some(now) = super::oom::kills(&engine, &container_id).await {
+                    if oom.moved(now) {
+                        return Ok(ExitStatus::OomKilled(code));
+                    }
+                }
+            }
+            Ok(ExitStatus::Code(code))
+        }
+        .boxed()
     }
 
     fn control(&self) -> Arc<dyn ExecControl> {

@@ -8,6 +8,7 @@ pub(crate) mod agent_bridge;
 pub(crate) mod engine_exec;
 #[cfg(test)]
 pub(crate) mod memory;
+pub(crate) mod oom;
 pub(crate) mod token_kill;
 
 use std::sync::Arc;

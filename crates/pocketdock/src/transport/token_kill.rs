@@ -71,6 +71,17 @@ pub(crate) async fn signal_tree(
     };
     // As the command's user: /proc/PID/environ is readable by its owner
     // only, and not even by root inside the container (no CAP_SYS_PTRACE there).
+    let out = exec_stdout(engine, container_id, argv, user).await?;
+    Ok(out.trim().parse().unwrap_or(0))
+}
+
+/// Runs `argv` as an engine exec (as `user`) and returns its stdout.
+pub(crate) async fn exec_stdout(
+    engine: &Engine,
+    container_id: &str,
+    argv: Vec<String>,
+    user: Option<&str>,
+) -> Result<String> {
     let exec_id = engine
         .create_exec(
             container_id,
@@ -88,5 +99,5 @@ pub(crate) async fn signal_tree(
             stdout.extend_from_slice(&message);
         }
     }
-    Ok(String::from_utf8_lossy(&stdout).trim().parse().unwrap_or(0))
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
 }
