@@ -200,6 +200,10 @@ fn environment(spawn: &Spawn, id: &Identity) -> Vec<(String, String)> {
     env
 }
 
+/// How often the shim tries to start its command while the sandbox has no process to spare,
+/// 20 ms apart.
+const FORK_ATTEMPTS: u32 = 50;
+
 /// Forks the shim with `stdio` as its 0, 1, 2 and `control` as its reporting channel; returns
 /// its pid. The caller keeps its own copies of the descriptors and closes them.
 pub fn start(prepared: &Prepared, stdio: [&OwnedFd; 3], control: &OwnedFd) -> std::io::Result<i32> {
@@ -275,12 +279,25 @@ unsafe fn shim_child(
         errno: 0,
     };
     let stack = p.stack.as_ptr().add(p.stack.len()) as usize & !0xf;
-    let child = libc::clone(
-        command_entry,
-        stack as *mut libc::c_void,
-        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-        (&raw mut start).cast(),
-    );
+    // Out of processes (the pids limit) is often a moment's state: what an earlier command
+    // left, a fork bomb killed at its end, is still being reaped. Wait a little for room.
+    let mut child = -1;
+    for _ in 0..FORK_ATTEMPTS {
+        child = libc::clone(
+            command_entry,
+            stack as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw mut start).cast(),
+        );
+        if child >= 0 || *libc::__errno_location() != libc::EAGAIN {
+            break;
+        }
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        libc::nanosleep(&pause, std::ptr::null_mut());
+    }
     if child < 0 {
         report(b"failed 126 ", b"cannot fork", 0);
         libc::_exit(1);
