@@ -44,21 +44,25 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["target"]["name"], os.path.dirname(m["manifest_path"]), m["executable"])')
 cargo build --workspace --bins --examples --locked
-# name → "crate-dir executable"
-test_bin() { printf '%s\n' "$test_bins" | awk -v n="$1" '$1 == n { print $2, $3 }'; }
-read -r engines_dir engines_bin <<<"$(test_bin engines)"
-cli_tests=(commands exec_command readme)
-run_test_bin() { local dir bin; read -r dir bin <<<"$(test_bin "$1")"; (cd "$dir" && "$bin"); }
+read -r engines_dir engines_bin <<<"$(printf '%s\n' "$test_bins" | awk '$1 == "engines" { print $2, $3 }')"
+# Every integration test of one crate, each run from the crate's directory as cargo would.
+run_tests_of() {
+  local name dir bin
+  while read -r name dir bin; do
+    [ "$(basename "$dir")" = "$1" ] || continue
+    (cd "$dir" && "$bin") || return 1
+  done <<<"$test_bins"
+}
 
 step "tests (unit, engines, CLI) against podman and docker, commands through the agent"
 cargo test --workspace --locked
 
 step "engine and CLI tests again, commands through the engine's exec (POCKETDOCK_TRANSPORT=exec)"
-POCKETDOCK_TRANSPORT=exec run_test_bin engines
-for t in "${cli_tests[@]}"; do POCKETDOCK_TRANSPORT=exec run_test_bin "$t"; done
+(cd "$engines_dir" && POCKETDOCK_TRANSPORT=exec "$engines_bin")
+POCKETDOCK_TRANSPORT=exec run_tests_of pocketdock-cli
 
 step "engine tests again, commands through the agent's engine-exec bridge (POCKETDOCK_TRANSPORT=bridge)"
-POCKETDOCK_TRANSPORT=bridge run_test_bin engines
+(cd "$engines_dir" && POCKETDOCK_TRANSPORT=bridge "$engines_bin")
 
 step "soak, the short version: killed commands, sandbox churn with panics and cancellations, load"
 target/debug/soak --short \

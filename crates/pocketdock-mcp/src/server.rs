@@ -222,16 +222,6 @@ impl PocketdockServer {
         }
     }
 
-    fn max_output(&self, asked: Option<usize>) -> Result<usize, String> {
-        match asked {
-            None => Ok(self.config().max_output),
-            Some(0) => Err("max_output must be at least 1 byte".into()),
-            Some(n) => Ok(n),
-        }
-    }
-}
-
-impl PocketdockServer {
     /// A push or pull between the allowed host directory and a sandbox.
     async fn transfer<F, Fut>(&self, args: TransferArgs, copy: F) -> ToolResult<TransferResult>
     where
@@ -247,6 +237,14 @@ impl PocketdockServer {
             host_path: host.display().to_string(),
             sandbox_path: args.sandbox_path,
         }))
+    }
+
+    fn max_output(&self, asked: Option<usize>) -> Result<usize, String> {
+        match asked {
+            None => Ok(self.config().max_output),
+            Some(0) => Err("max_output must be at least 1 byte".into()),
+            Some(n) => Ok(n),
+        }
     }
 }
 
