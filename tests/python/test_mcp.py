@@ -198,9 +198,16 @@ def test_background_processes(engine: Engine) -> None:
             assert (out, err, end) == ("1\n2\n3\n", "e\n", 7)
             # Read to its end, the process is forgotten.
             assert "no process" in await fails(s, "read_process_output", {"sandbox": box, "process_id": pid})
-            sleeper = (await call(s, "start_process", {"sandbox": box, "command": "sleep 300 & sleep 301"}))["process_id"]
-            r = await call(s, "read_process_output", {"sandbox": box, "process_id": sleeper})
-            assert r["running"] and "exit_code" not in r
+            # "forked" is printed once the shell has started its background sleep: two processes.
+            sleeper = (await call(s, "start_process", {"sandbox": box, "command": "sleep 300 & echo forked; sleep 301"}))["process_id"]
+            seen = ""
+            for _ in range(600):
+                r = await call(s, "read_process_output", {"sandbox": box, "process_id": sleeper})
+                seen += r["stdout"]
+                if "forked" in seen:
+                    break
+                await asyncio.sleep(0.05)
+            assert r["running"] and "exit_code" not in r and seen == "forked\n"
             assert (await call(s, "kill_process", {"sandbox": box, "process_id": sleeper, "signal": 9}))["signalled"] >= 2
             for _ in range(600):
                 r = await call(s, "read_process_output", {"sandbox": box, "process_id": sleeper})
