@@ -240,17 +240,29 @@ start_in_root() {
     mount --bind "$sockdir" "$root/run/pdsock"
     mount --bind /tmp "$root/tmp"
     cd "$root"; mkdir -p oldroot; pivot_root . oldroot; umount -l /oldroot
+    # An anchor in these namespaces for whoever joins them (nsenter): not the engine, whose
+    # main thread may sit in a container'"'"'s mount namespace at any moment (Podman 5'"'"'s copier).
+    sleep infinity & echo $! >/run/pdsock/anchor.pid
     exec "$@"' _ "$root" "$sockdir" "$@" >"$newer_state/$name.log" 2>&1 </dev/null &
   echo $! >"$newer_state/$name.pid"
   echo "$root" >"$newer_state/$name.root"
+}
+
+anchor_of() { # name: the pid of the anchor process in that engine's namespaces
+  local sock
+  case $1 in podman5) sock=$podman5_sock ;; *) sock=$docker26_sock ;; esac
+  cat "$(dirname "$sock")/anchor.pid" 2>/dev/null || true
 }
 
 stop_newer() { # name
   local f=$newer_state/$1.pid sock
   [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
   [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  local anchor; anchor=$(anchor_of "$1")
+  [ -n "$anchor" ] && kill "$anchor" 2>/dev/null || true
   rm -f "$f" "$newer_state/$1.root"
   case $1 in podman5) sock=$podman5_sock ;; *) sock=$docker26_sock ;; esac
+  rm -f "$(dirname "$sock")/anchor.pid"
   for _ in $(seq 100); do answers "$sock" || break; sleep 0.1; done
   rm -f "$sock"
 }
@@ -278,7 +290,7 @@ newer_up() {
     pid=$(cat "$newer_state/$name.pid" 2>/dev/null || true)
     if [ "$(cat "$newer_state/$name.root" 2>/dev/null)" != "$cache/roots/$name" ] \
       || { [ -n "$pid" ] && [ -e "/proc/$pid" ] \
-        && [ "$(stat -Lc %d:%i "/proc/$pid/root" 2>/dev/null)" != "$(stat -c %d:%i "$cache/roots/$name" 2>/dev/null)" ]; }; then
+        && [ "$(stat -Lc %d:%i "/proc/$(anchor_of "$name")/root" 2>/dev/null)" != "$(stat -c %d:%i "$cache/roots/$name" 2>/dev/null)" ]; }; then
       stop_newer "$name"
     fi
   done
@@ -322,8 +334,8 @@ newer_env() {
   echo "export POCKETDOCK_TEST_PODMAN_SOCKET=$podman5_sock"
   echo "export POCKETDOCK_TEST_DOCKER_SOCKET=$docker26_sock"
   # Their published ports answer in their own network namespaces.
-  echo "export POCKETDOCK_TEST_PODMAN_NETNS=/proc/$(cat "$newer_state/podman5.pid")/ns/net"
-  echo "export POCKETDOCK_TEST_DOCKER_NETNS=/proc/$(cat "$newer_state/docker26.pid")/ns/net"
+  echo "export POCKETDOCK_TEST_PODMAN_NETNS=/proc/$(anchor_of podman5)/ns/net"
+  echo "export POCKETDOCK_TEST_DOCKER_NETNS=/proc/$(anchor_of docker26)/ns/net"
 }
 
 down() {

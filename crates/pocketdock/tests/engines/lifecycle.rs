@@ -10,7 +10,7 @@ use crate::support::{RemoveOnDrop, TestEngine};
 use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
-    let mut all = cases![
+    cases![
         socket_dirs_of_sandboxes_removed_behind_our_back_are_swept,
         name_and_labels_are_set_on_the_engine,
         explicit_name_is_the_engine_name,
@@ -26,18 +26,7 @@ pub fn cases() -> Vec<Case> {
         engine_down_gives_socket_connection_error,
         invalid_names_are_rejected_before_the_engine,
         discovery_takes_the_first_socket_that_answers,
-    ];
-    all.push(Case {
-        name: "lifecycle::private_podman_service_when_no_socket_answers".into(),
-        run: private_podman_service_when_no_socket_answers,
-        only: Some("podman"),
-    });
-    all.push(Case {
-        name: "lifecycle::engine_restarted_during_a_command".into(),
-        run: engine_restarted_during_a_command,
-        only: Some("podman"),
-    });
-    all
+    ]
 }
 
 fn name_and_labels_are_set_on_the_engine(e: &TestEngine) {
@@ -248,13 +237,13 @@ fn discovery_takes_the_first_socket_that_answers(e: &TestEngine) {
         private_dir: None,
         podman_binary: "podman".into(),
     };
-    assert_eq!(block(d.discover()).unwrap(), e.socket);
+    assert_eq!(crate::support::block(d.discover()).unwrap(), e.socket);
     let none = Discovery {
         candidates: vec![stale],
         private_dir: None,
         podman_binary: "podman".into(),
     };
-    let err = block(none.discover()).unwrap_err();
+    let err = crate::support::block(none.discover()).unwrap_err();
     assert!(
         matches!(err, Error::PodmanNotRunning { ref hint } if hint.contains("POCKETDOCK_SOCKET")),
         "{err:?}"
@@ -265,100 +254,9 @@ fn discovery_takes_the_first_socket_that_answers(e: &TestEngine) {
         podman_binary: "/nonexistent/podman".into(),
     };
     assert!(matches!(
-        block(no_podman.discover()),
+        crate::support::block(no_podman.discover()),
         Err(Error::PodmanNotRunning { .. })
     ));
-}
-
-fn private_podman_service_when_no_socket_answers(e: &TestEngine) {
-    let dir = tempfile::tempdir().unwrap();
-    let private = dir.path().join("private");
-    let d = Discovery {
-        candidates: vec![],
-        private_dir: Some(private.clone()),
-        podman_binary: "podman".into(),
-    };
-    let socket = block(d.discover()).unwrap();
-    let _service = KillServiceOnDrop(socket.clone());
-    assert_eq!(socket, private.join("podman.sock"));
-    // It is a working engine, and a second discovery reuses it rather than starting another.
-    assert_eq!(block(d.discover()).unwrap(), socket);
-    let c = create_new_container(e.options().socket_path(&socket)).unwrap();
-    assert_eq!(c.run("echo private").unwrap().stdout, "private\n");
-    c.shutdown(true).unwrap();
-}
-
-/// The engine's API service goes away while a command runs, and comes back: on an engine of
-/// this test's own (a private Podman service on the same storage), so that no other test's
-/// engine is disturbed. Through the agent the command does not need the engine and finishes;
-/// through the engine's exec it ends, within 10 s, with a typed error. Afterwards the same
-/// handle works again.
-fn engine_restarted_during_a_command(e: &TestEngine) {
-    let dir = tempfile::tempdir().unwrap();
-    let d = Discovery {
-        candidates: vec![],
-        private_dir: Some(dir.path().join("private")),
-        podman_binary: "podman".into(),
-    };
-    let socket = block(d.discover()).unwrap();
-    let service = KillServiceOnDrop(socket.clone());
-    let c = create_new_container(e.options().socket_path(&socket)).unwrap();
-    let p = c
-        .command("echo started; sleep 3; echo done")
-        .spawn()
-        .unwrap();
-    crate::support::eventually(Duration::from_secs(20), "the command to start", || {
-        p.peek().stdout.contains("started")
-    });
-    let t = std::time::Instant::now();
-    drop(service); // the service is killed: the engine is down
-    let ended = p.wait(Some(Duration::from_secs(30)));
-    let took = t.elapsed();
-    match c.transport() {
-        pocketdock::Transport::Agent => {
-            let r = ended.expect("through the agent the engine is not needed");
-            assert_eq!((r.exit_code, r.stdout.as_str()), (0, "started\ndone\n"));
-        }
-        _ => {
-            assert!(
-                took < Duration::from_secs(10),
-                "the command took {took:?} to end after the engine went"
-            );
-            assert!(
-                matches!(
-                    ended,
-                    Err(Error::SocketConnection { .. } | Error::SocketCommunication { .. })
-                ),
-                "a typed error saying the engine went: {ended:?}"
-            );
-        }
-    }
-    // The engine comes back (the same service, started again): the same handle works.
-    let _service = KillServiceOnDrop(block(d.discover()).unwrap());
-    crate::support::eventually(Duration::from_secs(20), "runs to work again", || {
-        c.run("echo back").is_ok_and(|r| r.stdout == "back\n")
-    });
-    c.shutdown(true).unwrap();
-}
-
-/// Stops the `podman system service` listening on the socket.
-struct KillServiceOnDrop(PathBuf);
-
-impl Drop for KillServiceOnDrop {
-    fn drop(&mut self) {
-        let needle = self.0.to_string_lossy().to_string();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&needle) {
-                let pid = entry.file_name().to_string_lossy().to_string();
-                let _ = std::process::Command::new("kill").arg(pid).status();
-            }
-        }
-    }
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    crate::support::rt().block_on(f)
 }
 
 fn socket_dirs_of_sandboxes_removed_behind_our_back_are_swept(e: &TestEngine) {

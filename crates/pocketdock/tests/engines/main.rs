@@ -7,6 +7,7 @@ mod aio;
 mod blocking;
 mod commands;
 mod detached;
+mod engine_services;
 mod files;
 mod hardening;
 mod images;
@@ -65,6 +66,7 @@ fn main() {
         files::cases(),
         hardening::cases(),
         lifecycle::cases(),
+        engine_services::cases(),
         orphans::cases(),
         resources::cases(),
         persistence::cases(),

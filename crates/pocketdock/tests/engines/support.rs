@@ -116,6 +116,31 @@ impl TestEngine {
         .expect("the connecting thread")
     }
 
+    /// A program of the engine's own system, for a test that starts an engine service of its
+    /// own: the host's, or — for an engine in namespaces of its own (the newer engines, see
+    /// `netns`) — a wrapper script in `dir` that runs it in the engine's mount and network
+    /// namespaces, so that the service is the engine's version and sees the engine's root.
+    pub fn engine_program(&self, name: &str, dir: &std::path::Path) -> String {
+        let Some(netns) = &self.netns else {
+            return name.into();
+        };
+        // The engine's namespaces are those of its process: /proc/PID/ns/net names it.
+        let process = netns
+            .parent()
+            .and_then(|ns| ns.parent())
+            .expect("/proc/PID/ns/net");
+        let pid = process.file_name().unwrap().to_string_lossy();
+        let wrapper = dir.join(format!("{name}-in-engine-namespaces"));
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec nsenter --target {pid} --mount --net -- {name} \"$@\"\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        wrapper.to_string_lossy().into_owned()
+    }
+
     /// A raw engine client for what the tests do behind pocketdock's back.
     pub fn docker(&self) -> Docker {
         Docker::connect_with_unix(
@@ -222,6 +247,11 @@ impl Drop for RemoveImageOnDrop<'_> {
         };
         let _ = rt().block_on(async { docker.remove_image(&self.1, Some(opts), None).await });
     }
+}
+
+/// Runs a future to its end on [`rt`].
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    rt().block_on(f)
 }
 
 /// A runtime for the tests' own engine calls.
