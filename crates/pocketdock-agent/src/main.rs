@@ -25,7 +25,7 @@ fn main() {
         Some("rename") => rename(&args[1..]),
         _ => {
             eprintln!(
-                "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | bridge | kill MARK SIGNAL"
+                "usage: pocketdock-agent init [--user USER] [-- ENTRYPOINT...] | bridge | kill MARK SIGNAL | rename FROM TO..."
             );
             2
         }
@@ -33,20 +33,21 @@ fn main() {
     std::process::exit(code);
 }
 
-/// `rename FROM TO`: rename(2), which replaces a file at TO whole or not at all (how the
-/// client puts an uploaded file in place).
+/// `rename FROM TO [FROM TO]...`: rename(2) of each pair in order, which replaces a file at TO
+/// whole or not at all (how the client puts uploaded files in place); stops at the first
+/// failure.
 fn rename(args: &[String]) -> i32 {
-    let [from, to] = args else {
-        eprintln!("usage: pocketdock-agent rename FROM TO");
+    if args.is_empty() || !args.len().is_multiple_of(2) {
+        eprintln!("usage: pocketdock-agent rename FROM TO [FROM TO]...");
         return 2;
-    };
-    match std::fs::rename(from, to) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{to}: {e}");
-            1
+    }
+    for pair in args.chunks(2) {
+        if let Err(e) = std::fs::rename(&pair[0], &pair[1]) {
+            eprintln!("{}: {e}", pair[1]);
+            return 1;
         }
     }
+    0
 }
 
 /// `kill MARK SIGNAL [SPARE]`: signals an engine exec's processes and all their descendants;

@@ -10,6 +10,7 @@ mod extract;
 mod listing;
 mod owner;
 mod paths;
+mod place;
 mod plan;
 mod tar_safety;
 mod upload;
@@ -45,44 +46,13 @@ impl Container {
             // Whole or not at all: uploaded under a temporary name, then renamed into place.
             let partial = plan.partial();
             let uploaded = upload::write_bytes(&sb, &partial, owner, bytes).await;
-            self.put_in_place(&partial.target(), &plan.target(), uploaded)
-                .await
+            let moves = [place::Move {
+                partial: partial.target(),
+                target: plan.target(),
+            }];
+            self.put_in_place(&moves, uploaded).await
         };
         sb.explained(result.await).await
-    }
-
-    /// Renames an uploaded `partial` file to `target` (as root, as the upload wrote it); after
-    /// a failed upload, or rename, removes what there is of `partial`.
-    async fn put_in_place(&self, partial: &str, target: &str, uploaded: Result<()>) -> Result<()> {
-        let renamed = match uploaded {
-            Ok(()) => {
-                let argv: Vec<&str> = if self.agent_link().is_some() {
-                    vec![
-                        pocketdock_agent_protocol::AGENT_PATH,
-                        "rename",
-                        partial,
-                        target,
-                    ]
-                } else {
-                    vec!["mv", "-f", "--", partial, target]
-                };
-                match self.command_argv(argv).user("0").run().await {
-                    Ok(r) if r.ok() => return Ok(()),
-                    Ok(r) => Err(Error::Container {
-                        container_id: self.id(),
-                        detail: format!("writing {target}: {}", r.stderr.trim()),
-                    }),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        let _ = self
-            .command_argv(["rm", "-f", "--", partial])
-            .user("0")
-            .run()
-            .await;
-        renamed
     }
 
     /// Reads a file through a command, as the sandbox's user (see [`Sandbox::read_only`]).
@@ -192,7 +162,9 @@ out=$(mv -f -- "$tmp" "$1" 2>&1) || fail "$out""#;
             };
             let plan = plan::plan(&sb, &dest, incoming).await?;
             let owner = sb.owner().await?;
-            upload::push_tree(&sb, plan, owner, src).await
+            // Each file whole or not at all: see `place`.
+            let (moves, uploaded) = upload::push_tree(&sb, plan, owner, src).await;
+            self.put_in_place(&moves, uploaded).await
         };
         sb.explained(result.await).await
     }

@@ -11,6 +11,8 @@ use tar::{Builder, EntryType, Header};
 use tokio::sync::mpsc;
 
 use super::owner::Owner;
+use super::paths;
+use super::place::Move;
 use super::plan::Plan;
 use super::Sandbox;
 use crate::error::{Error, Result};
@@ -69,8 +71,15 @@ fn file_head(plan: &Plan, owner: Owner, size: u64) -> Result<Bytes> {
 }
 
 /// Uploads the host file or tree `src` (symlinks inside kept as symlinks, modes kept, the
-/// top-level path followed). The archive is built on the blocking pool while it is sent.
-pub(super) async fn push_tree(sb: &Sandbox, plan: Plan, owner: Owner, src: PathBuf) -> Result<()> {
+/// top-level path followed). The archive is built on the blocking pool while it is sent. Every
+/// regular file goes under a temporary name beside its destination: the moves that put them in
+/// place are returned with the outcome, also after a failure (see `place`).
+pub(super) async fn push_tree(
+    sb: &Sandbox,
+    plan: Plan,
+    owner: Owner,
+    src: PathBuf,
+) -> (Vec<Move>, Result<()>) {
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let entry = plan.entry();
     let parents: Vec<PathBuf> = plan.parents().collect();
@@ -79,16 +88,29 @@ pub(super) async fn push_tree(sb: &Sandbox, plan: Plan, owner: Owner, src: PathB
         .engine
         .upload_archive(&sb.id, &plan.dir, receiver_stream(rx))
         .await;
-    let built = build
-        .await
-        .map_err(|e| Error::communication(format!("building the archive failed: {e}")))?;
+    let (renames, built) = match build.await {
+        Ok(done) => done,
+        Err(e) => {
+            let e = Error::communication(format!("building the archive failed: {e}"));
+            return (Vec::new(), Err(e));
+        }
+    };
+    let in_container = |p: &Path| paths::join(&plan.dir, &p.to_string_lossy());
+    let moves = renames
+        .iter()
+        .map(|(partial, target)| Move {
+            partial: in_container(partial),
+            target: in_container(target),
+        })
+        .collect();
     // A host-side failure cuts the upload short and is the cause; otherwise the engine's error
     // is, and the builder only noticed that nobody read any more.
-    match (built, uploaded) {
+    let outcome = match (built, uploaded) {
         (Err(e @ Error::HostFile { .. }), _) | (Ok(()), Err(e)) | (Err(_), Err(e)) => Err(e),
         (Err(e), Ok(())) => Err(e),
         (Ok(()), Ok(())) => Ok(()),
-    }
+    };
+    (moves, outcome)
 }
 
 fn receiver_stream(
@@ -114,50 +136,58 @@ fn header(kind: EntryType, mode: u32, owner: Owner, size: u64) -> Header {
     h
 }
 
+/// (temporary name, destination) of each regular file in the archive, relative to the
+/// directory it is extracted in.
+type Renames = Vec<(PathBuf, PathBuf)>;
+
 fn build_tree(
     tx: mpsc::Sender<io::Result<Bytes>>,
     src: &Path,
     parents: &[PathBuf],
     entry: &Path,
     owner: Owner,
-) -> Result<()> {
+) -> (Renames, Result<()>) {
     let mut builder = Builder::new(ChannelWriter::new(tx.clone()));
     let mut current = src.to_path_buf();
+    let mut renames = Vec::new();
     let mut appended = (|| -> io::Result<()> {
         for parent in parents {
             let mut h = header(EntryType::Directory, PARENT_MODE, owner, 0);
             builder.append_data(&mut h, parent, io::empty())?;
         }
-        append_tree(&mut builder, src, entry, owner, &mut current)?;
+        append_tree(&mut builder, src, entry, owner, &mut current, &mut renames)?;
         builder.finish()
     })();
     if appended.is_ok() {
         appended = builder.get_mut().send_buffered();
     }
     let Err(e) = appended else {
-        return Ok(());
+        return (renames, Ok(()));
     };
     if builder.get_ref().closed {
-        return Err(Error::communication(
-            "the engine stopped reading the upload",
-        ));
+        let e = Error::communication("the engine stopped reading the upload");
+        return (renames, Err(e));
     }
     let error = Error::host_file(&current, e);
     // An error item aborts the request: the engine must not take a cut archive for a whole one.
     builder.get_mut().discard = true;
     let _ = tx.blocking_send(Err(io::Error::other(error.to_string())));
-    Err(error)
+    (renames, Err(error))
 }
 
-/// Appends `src` as `entry`, depth first, parents before children. `current` tracks the host
-/// path being read, for the error message.
+/// Appends `src` as `entry`, depth first, parents before children; regular files under
+/// temporary names, recorded in `renames`. `current` tracks the host path being read, for the
+/// error message.
 fn append_tree<W: Write>(
     builder: &mut Builder<W>,
     src: &Path,
     entry: &Path,
     owner: Owner,
     current: &mut PathBuf,
+    renames: &mut Renames,
 ) -> io::Result<()> {
+    // Hidden, unlikely to exist, and short whatever the file's own name.
+    let token = rand::random::<u32>();
     let mut stack = vec![(src.to_path_buf(), entry.to_path_buf(), fs::metadata(src)?)];
     while let Some((host, name, meta)) = stack.pop() {
         *current = host.clone();
@@ -181,9 +211,12 @@ fn append_tree<W: Write>(
         } else if kind.is_file() {
             h.set_size(meta.len());
             let file = fs::File::open(&host)?;
+            let partial =
+                name.with_file_name(format!(".pocketdock-partial-{token:08x}-{}", renames.len()));
+            renames.push((partial.clone(), name));
             builder.append_data(
                 &mut h,
-                &name,
+                &partial,
                 Exactly {
                     file,
                     left: meta.len(),

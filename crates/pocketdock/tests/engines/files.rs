@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
     cases![
         write_then_read_round_trips_every_byte,
         a_write_lands_whole_and_leaves_no_temporary_file,
+        a_push_cut_midway_leaves_no_partial_file,
         write_creates_parents_owned_by_the_sandbox_user,
         relative_paths_start_at_the_working_directory,
         read_follows_symlinks_and_refuses_directories,
@@ -486,6 +487,51 @@ fn two_hundred_megabytes_stream_in_bounded_memory(e: &TestEngine) {
     assert!(pulled < BOUND, "pull grew RSS by {pulled} bytes");
     assert!(pushed < BOUND, "push grew RSS by {pushed} bytes");
     sh(&c, "cmp /tmp/big /tmp/big-again");
+}
+
+/// sysfs files say they hold 4096 bytes and hold fewer: pushed, each is cut off midway (the
+/// host file "shrank"), after its header and part of its content went out.
+const SYSFS_DIR: &str = "/sys/kernel/mm/transparent_hugepage";
+
+fn a_push_cut_midway_leaves_no_partial_file(e: &TestEngine) {
+    let c = e.shared();
+    let base = format!("/tmp/{}", unique("cut"));
+    let leftovers = || sh(&c, &format!("find {base} -name '.pocketdock-partial*'"));
+    // A file that is already there stays as it was, not replaced by the cut one.
+    sh(&c, &format!("mkdir -p {base} && echo old > {base}/enabled"));
+    let err = c
+        .push(format!("{SYSFS_DIR}/enabled"), &format!("{base}/enabled"))
+        .unwrap_err();
+    assert!(matches!(err, Error::HostFile { .. }), "{err:?}");
+    assert_eq!(sh(&c, &format!("cat {base}/enabled")), "old\n");
+    assert_eq!(leftovers(), "");
+    // A tree: none of its files appears under its name, whole or cut.
+    let err = c.push(SYSFS_DIR, &format!("{base}/tree")).unwrap_err();
+    assert!(matches!(err, Error::HostFile { .. }), "{err:?}");
+    assert_eq!(
+        sh(&c, &format!("find {base}/tree -type f 2>/dev/null || true")),
+        ""
+    );
+    assert_eq!(leftovers(), "");
+    // A whole tree merged into one that exists replaces its files, and leaves nothing else.
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("t");
+    fs::create_dir_all(host.join("sub")).unwrap();
+    fs::write(host.join("sub/enabled"), "new\n").unwrap();
+    fs::write(host.join("top"), "top\n").unwrap();
+    sh(
+        &c,
+        &format!("mkdir -p {base}/t/sub && echo old > {base}/t/sub/enabled"),
+    );
+    c.push(&host, &base).unwrap();
+    assert_eq!(
+        sh(
+            &c,
+            &format!("cd {base}/t && cat sub/enabled top && find . | sort")
+        ),
+        "new\ntop\n.\n./sub\n./sub/enabled\n./top\n"
+    );
+    c.run(format!("rm -rf {base}")).unwrap();
 }
 
 fn a_write_lands_whole_and_leaves_no_temporary_file(e: &TestEngine) {
