@@ -255,9 +255,12 @@ anchor_of() { # name: the pid of the anchor process in that engine's namespaces
 }
 
 stop_newer() { # name
-  local f=$newer_state/$1.pid sock
-  [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
-  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  local f=$newer_state/$1.pid sock pid
+  pid=$(cat "$f" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null || true
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  # Gone, not just silent: a dockerd started before the last one has exited refuses its pid file.
+  for _ in $(seq 200); do [ -n "$pid" ] && [ -e "/proc/$pid" ] || break; sleep 0.1; done
   local anchor; anchor=$(anchor_of "$1")
   [ -n "$anchor" ] && kill "$anchor" 2>/dev/null || true
   rm -f "$f" "$newer_state/$1.root"

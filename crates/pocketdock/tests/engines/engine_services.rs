@@ -89,12 +89,17 @@ fn docker_restarted_during_a_command(e: &TestEngine) {
     // Before the sandbox: dropped after it, also when the test fails.
     let dockerd = std::cell::RefCell::new(dockerd);
     let c = create_new_container(private.bare_options().image(BUSYBOX_IMAGE)).unwrap();
+    let bridge_before = Path::new("/sys/class/net/docker0").exists();
     engine_restarted_during_a_command(
         &c,
         || dockerd.borrow_mut().stop(),
         || dockerd.borrow_mut().start(),
     );
     c.shutdown(true).unwrap();
+    assert!(
+        !bridge_before || Path::new("/sys/class/net/docker0").exists(),
+        "the host's docker0 went while a dockerd of the test's own ran"
+    );
 }
 
 /// What both engines must do: through the agent the command does not need the engine and
@@ -170,6 +175,7 @@ fn copy_image(from: &TestEngine, to: &TestEngine, image: &str) {
 /// A dockerd of the test's own under `dir`, with the engine's own `dockerd` program. Dropped,
 /// it stops, and so does whatever it started (its containerd, shims).
 struct PrivateDockerd {
+    /// `unshare`, of the engine's own system: it starts dockerd.
     program: String,
     umount: String,
     dir: PathBuf,
@@ -180,7 +186,7 @@ impl PrivateDockerd {
     fn new(e: &TestEngine, dir: &Path) -> Self {
         std::fs::write(dir.join("daemon.json"), "{}").unwrap();
         PrivateDockerd {
-            program: e.engine_program("dockerd", dir),
+            program: e.engine_program("unshare", dir),
             umount: e.engine_program("umount", dir),
             dir: dir.to_path_buf(),
             child: None,
@@ -200,7 +206,10 @@ impl PrivateDockerd {
             .append(true)
             .open(self.dir.join("dockerd.log"))
             .unwrap();
+        // In a network namespace of its own: a dockerd without a bridge deletes `docker0`
+        // where it runs, which would cut off the engine under test's containers.
         let child = std::process::Command::new(&self.program)
+            .args(["--net", "dockerd"])
             .args(["--host", &format!("unix://{d}/docker.sock")])
             .args(["--data-root", &format!("{d}/data")])
             .args(["--exec-root", &format!("{d}/exec")])
