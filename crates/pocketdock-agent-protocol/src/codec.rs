@@ -65,14 +65,42 @@ fn declared_len(src: &BytesMut) -> usize {
 impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
     type Error = FrameError;
 
+    /// Serializes straight into `dst` behind a length placeholder: a command's output is
+    /// copied once here, not into a growing vector first.
     fn encode(&mut self, item: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let body = postcard::to_stdvec(&item).map_err(|e| FrameError::Malformed(e.to_string()))?;
-        if body.len() > MAX_FRAME {
-            return Err(FrameError::TooLarge(body.len()));
+        let start = dst.len();
+        dst.put_u32(0);
+        if let Err(e) = postcard::serialize_with_flavor(&item, Appended(dst)) {
+            dst.truncate(start);
+            return Err(FrameError::Malformed(e.to_string()));
         }
-        dst.reserve(4 + body.len());
-        dst.put_u32(body.len() as u32);
-        dst.extend_from_slice(&body);
+        let len = dst.len() - start - 4;
+        if len > MAX_FRAME {
+            dst.truncate(start);
+            return Err(FrameError::TooLarge(len));
+        }
+        dst[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+}
+
+/// A postcard output that appends to a `BytesMut`, byte strings in one copy.
+struct Appended<'a>(&'a mut BytesMut);
+
+impl postcard::ser_flavors::Flavor for Appended<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.put_u8(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
         Ok(())
     }
 }
@@ -124,6 +152,30 @@ mod tests {
             matches!(err, FrameError::TooLarge(n) if n == u32::MAX as usize),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_and_leaves_what_was_queued() {
+        let mut agent = AgentSide::default();
+        let mut buf = BytesMut::new();
+        let small = AgentMessage::Exited {
+            id: 1,
+            exit: Exit::Code(0),
+        };
+        agent.encode(small.clone(), &mut buf).unwrap();
+        let queued = buf.clone();
+        let big = AgentMessage::Output {
+            id: 1,
+            stream: Stream::Stdout,
+            data: vec![7; MAX_FRAME],
+        };
+        assert!(matches!(
+            agent.encode(big, &mut buf),
+            Err(FrameError::TooLarge(n)) if n > MAX_FRAME
+        ));
+        assert_eq!(buf, queued);
+        let mut client = ClientSide::default();
+        assert_eq!(client.decode(&mut buf).unwrap(), Some(small));
     }
 
     #[test]

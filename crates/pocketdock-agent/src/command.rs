@@ -372,15 +372,17 @@ async fn forward(
     outbox: Outbox,
 ) {
     // Small first: most commands write little, and a big buffer per stream per command costs
-    // an mmap each and leaves the heap fragmented. A full read doubles it, up to a chunk.
-    let mut buf = vec![0u8; FIRST_READ];
+    // an mmap each and leaves the heap fragmented. A full read grows it, up to a chunk. Each
+    // read goes into a buffer of its own (uninitialised, not zeroed) that is sent as it is.
+    let mut size = FIRST_READ;
     loop {
-        let n = match pipe.read(&mut buf).await {
+        let mut data = Vec::with_capacity(size);
+        let n = match pipe.read_buf(&mut data).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if n == buf.len() && buf.len() < MAX_CHUNK {
-            buf.resize((buf.len() * 4).min(MAX_CHUNK), 0);
+        if n == size && size < MAX_CHUNK {
+            size = (size * 4).min(MAX_CHUNK);
         }
         if shared.disconnected.load(Ordering::SeqCst) {
             continue;
@@ -390,7 +392,6 @@ async fn forward(
             Err(_) => continue, // closed: the client is gone
         }
         FORWARDED.fetch_add(n, Ordering::Relaxed);
-        let data = buf[..n].to_vec();
         if outbox
             .data
             .send(AgentMessage::Output { id, stream, data })
