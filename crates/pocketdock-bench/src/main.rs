@@ -6,6 +6,7 @@ mod figures;
 mod measure;
 mod reference;
 mod report;
+mod steal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,6 +122,8 @@ fn main() -> ExitCode {
             continue;
         }
         eprintln!("== {name}: measuring pocketdock (Rust)");
+        let mut stolen = report::Stolen::default();
+        let mark = steal::Mark::now();
         let ours = match measure::ours(socket, &plan) {
             Ok(samples) => samples,
             Err(e) => {
@@ -133,6 +136,8 @@ fn main() -> ExitCode {
             agent: false,
             ..plan.clone()
         };
+        stolen.ours = mark.and_then(steal::Mark::percent_since);
+        let mark = steal::Mark::now();
         let ours_exec = if args.no_exec {
             None
         } else {
@@ -146,7 +151,11 @@ fn main() -> ExitCode {
                 }
             }
         };
+        stolen.exec = ours_exec
+            .as_ref()
+            .and(mark.and_then(steal::Mark::percent_since));
         let baselines = measure::baselines(socket, name, &plan, &args.python);
+        let mark = steal::Mark::now();
         let mut theirs = if with_reference {
             eprintln!("== {name}: measuring the reference ({})", args.python);
             match reference::run(
@@ -171,6 +180,9 @@ fn main() -> ExitCode {
         } else {
             None
         };
+        stolen.theirs = theirs
+            .as_ref()
+            .and(mark.and_then(steal::Mark::percent_since));
         if let (Some(r), Some(cli)) = (theirs.as_mut(), &baselines.reference_cli_ms) {
             r.samples.cli_run_ms = cli.clone();
         }
@@ -182,6 +194,7 @@ fn main() -> ExitCode {
             ours_exec.as_ref(),
             theirs.as_ref(),
             &baselines,
+            stolen,
         );
     }
     if failed {

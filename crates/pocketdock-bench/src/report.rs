@@ -135,7 +135,16 @@ fn ratio(ours: Option<f64>, other: Option<f64>, higher_is_better: bool) -> Strin
     }
 }
 
+/// CPU time stolen by the hypervisor while each column was measured, in percent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stolen {
+    pub ours: Option<f64>,
+    pub exec: Option<f64>,
+    pub theirs: Option<f64>,
+}
+
 /// Prints one engine's table.
+#[allow(clippy::too_many_arguments)]
 pub fn print(
     engine: &str,
     socket: &Path,
@@ -144,6 +153,7 @@ pub fn print(
     exec: Option<&Samples>,
     theirs: Option<&Reference>,
     baselines: &Baselines,
+    stolen: Stolen,
 ) {
     println!();
     println!(
@@ -180,6 +190,23 @@ pub fn print(
             ),
         );
     }
+    let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}%"));
+    line(
+        "CPU steal meanwhile",
+        &pct(stolen.ours),
+        &if exec.is_some() {
+            pct(stolen.exec)
+        } else {
+            String::new()
+        },
+        &if theirs.is_some() {
+            pct(stolen.theirs)
+        } else {
+            String::new()
+        },
+        "",
+        "",
+    );
     if let Some(d) = &baselines.docker_exec_ms {
         println!(
             "`docker exec NAME true`, whole process: p50 {} (n={}) — beside our CLI's above",
@@ -219,6 +246,8 @@ pub fn print(
     println!(
         "Noise: one run on a shared machine (other work, e.g. test suites, may use the engines \
          and CPUs meanwhile); differences of a few tens of percent can be noise. Raise the \
-         iteration flags (--runs, --session-runs, --file-iters, ...) for steadier figures."
+         iteration flags (--runs, --session-runs, --file-iters, ...) for steadier figures. \
+         \"CPU steal\" is the share of this VM's CPU time its host took while a column was \
+         measured (/proc/stat): at more than a few percent, times and rates are inflated."
     );
 }
