@@ -419,10 +419,10 @@ pub struct McpArgs {
     /// Seconds a command may run unless the call asks otherwise.
     #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_TIMEOUT.as_secs_f64(), value_name = "SECONDS")]
     pub timeout: f64,
-    /// Live sandboxes the server may hold at once.
+    /// Live sandboxes the server may hand out and hold at once (the warm pool's are apart).
     #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_MAX_SANDBOXES, value_name = "N")]
     pub max_sandboxes: usize,
-    /// Sandboxes kept started ahead of need, so that creations answer fast (0: none).
+    /// Sandboxes kept started ahead of need, so that creations answer fast (0: none; at most --max-sandboxes). The engine holds at most --max-sandboxes + --pool of the server's.
     #[arg(long, default_value_t = pocketdock_mcp::DEFAULT_POOL, value_name = "N")]
     pub pool: usize,
     /// Let the push and pull tools reach this host directory (and nothing outside it).

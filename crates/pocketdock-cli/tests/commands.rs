@@ -425,6 +425,25 @@ fn build_of_an_unknown_profile_lists_the_known_ones() {
 }
 
 #[test]
+fn mcp_refuses_bad_limits_before_serving() {
+    for (args, says) in [
+        (&["--pool", "9", "--max-sandboxes", "2"][..], "--pool 9 is more than"),
+        (&["--max-sandboxes", "0"][..], "--max-sandboxes must be at least 1"),
+        (&["--max-output", "0"][..], "--max-output must be at least 1 byte"),
+    ] {
+        let o = Command::cargo_bin("pocketdock")
+            .unwrap()
+            .arg("mcp")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [&["run"][..], &["create", "-p", "80"], &["frobnicate"]] {
         let o = Command::cargo_bin("pocketdock")

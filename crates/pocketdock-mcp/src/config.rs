@@ -26,8 +26,10 @@ pub struct McpConfig {
     pub labels: Vec<(String, String)>,
     pub max_output: usize,
     pub timeout: Duration,
+    /// Sandboxes handed out (created or claimed from the pool) held at once.
     pub max_sandboxes: usize,
-    /// Warm sandboxes (0: none); used when a creation asks for nothing but the defaults.
+    /// Warm sandboxes (0: none); used when a creation asks for nothing but the defaults. They
+    /// are not counted in `max_sandboxes`: the engine holds at most the sum of the two.
     pub pool: usize,
     /// The one host directory `push` and `pull` may reach; without it they do not exist.
     pub allow_host_dir: Option<PathBuf>,

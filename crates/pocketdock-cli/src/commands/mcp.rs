@@ -22,6 +22,12 @@ pub fn mcp(args: McpArgs, socket: Option<&Path>, printer: Printer) -> anyhow::Re
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(args.max_output > 0, "--max-output must be at least 1 byte");
     anyhow::ensure!(args.max_sandboxes > 0, "--max-sandboxes must be at least 1");
+    anyhow::ensure!(
+        args.pool <= args.max_sandboxes,
+        "--pool {} is more than --max-sandboxes {}: a pool larger than what may be handed out only holds containers",
+        args.pool,
+        args.max_sandboxes
+    );
     let config = McpConfig {
         socket: socket.map(Path::to_path_buf),
         image: args.image,
