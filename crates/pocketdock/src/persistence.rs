@@ -35,6 +35,8 @@ pub async fn resume_container(name: &str, socket: Option<&Path>) -> Result<Conta
             crate::container::agent::ensure_host_dir(link.host_dir())?;
         }
         engine.start_container(&container.id()).await?;
+        // Started now: a new cgroup, with no OOM kill yet.
+        container.oom_watch().restarted();
     }
     Ok(container)
 }

@@ -200,6 +200,13 @@ impl EngineExec {
         // Armed before the exec exists: a caller that gives up while the engine is still
         // starting it (a cancelled future) must not leave the command running.
         let guard = KillUnlessStarted(Some(killer.clone()));
+        // A handle that found its container running has no OOM baseline: take it before its
+        // first command, so that this command's OOM kill is recognised too.
+        if oom.wants_baseline() {
+            if let Some(count) = super::oom::kills(engine, container_id).await {
+                oom.set_baseline(count);
+            }
+        }
         let mut env = vec![format!("{TOKEN_VAR}={token}")];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let exec_id = engine

@@ -2,6 +2,7 @@
 //! command killed by SIGKILL was the OOM killer's when the cgroup's OOM kill count moved since
 //! the last look.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::engine::Engine;
@@ -14,6 +15,8 @@ const READ_COUNT: &str =
 #[derive(Debug)]
 pub(crate) struct OomWatch {
     seen: Mutex<Option<u64>>,
+    /// A found container's baseline was asked for (once: the count may be unreadable).
+    baseline_asked: AtomicBool,
 }
 
 impl OomWatch {
@@ -21,6 +24,7 @@ impl OomWatch {
     pub(crate) fn fresh() -> Self {
         OomWatch {
             seen: Mutex::new(Some(0)),
+            baseline_asked: AtomicBool::new(true),
         }
     }
 
@@ -28,12 +32,26 @@ impl OomWatch {
     pub(crate) fn unknown() -> Self {
         OomWatch {
             seen: Mutex::new(None),
+            baseline_asked: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the caller should read the count now, as the baseline: true once, for a
+    /// container found as it is (before its first command, whose OOM kill then counts too).
+    pub(crate) fn wants_baseline(&self) -> bool {
+        !self.baseline_asked.swap(true, Ordering::SeqCst)
+    }
+
+    /// The count before any command of this handle ran.
+    pub(crate) fn set_baseline(&self, count: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get_or_insert(count);
     }
 
     /// The container was started again: a new cgroup, whose count starts at zero.
     pub(crate) fn restarted(&self) {
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(0);
+        self.baseline_asked.store(true, Ordering::SeqCst);
     }
 
     /// Whether the count moved since the last look, which it replaces. A count below the last
@@ -87,5 +105,12 @@ mod tests {
         let found = OomWatch::unknown();
         assert!(!found.moved(5)); // the baseline
         assert!(found.moved(6));
+        // With the baseline read before its first command, that command's kill counts.
+        let found = OomWatch::unknown();
+        assert!(found.wants_baseline());
+        assert!(!found.wants_baseline());
+        found.set_baseline(5);
+        assert!(found.moved(6));
+        assert!(!OomWatch::fresh().wants_baseline());
     }
 }

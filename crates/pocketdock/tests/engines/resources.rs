@@ -252,4 +252,13 @@ fn the_oom_killer_is_named_and_the_sandbox_survives(e: &TestEngine) {
         (after.stdout.as_str(), after.oom_killed),
         ("still here\n", false)
     );
+    // A handle that found the sandbox as it is, after kills it never saw: its first command's
+    // OOM kill is named too, and the kills before it are not.
+    let found = pocketdock::find_container(c.name(), Some(&e.socket)).unwrap();
+    let hog = found.run("python3 -c 'x = bytearray(400 << 20)'").unwrap();
+    if crate::support::cgroup_limits_apply() {
+        assert_eq!((hog.exit_code, hog.oom_killed), (137, true), "{hog:?}");
+    }
+    let killed = found.run("kill -9 $$").unwrap();
+    assert_eq!((killed.exit_code, killed.oom_killed), (137, false));
 }
