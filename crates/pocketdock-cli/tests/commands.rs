@@ -427,9 +427,18 @@ fn build_of_an_unknown_profile_lists_the_known_ones() {
 #[test]
 fn mcp_refuses_bad_limits_before_serving() {
     for (args, says) in [
-        (&["--pool", "9", "--max-sandboxes", "2"][..], "--pool 9 is more than"),
-        (&["--max-sandboxes", "0"][..], "--max-sandboxes must be at least 1"),
-        (&["--max-output", "0"][..], "--max-output must be at least 1 byte"),
+        (
+            &["--pool", "9", "--max-sandboxes", "2"][..],
+            "--pool 9 is more than",
+        ),
+        (
+            &["--max-sandboxes", "0"][..],
+            "--max-sandboxes must be at least 1",
+        ),
+        (
+            &["--max-output", "0"][..],
+            "--max-output must be at least 1 byte",
+        ),
     ] {
         let o = Command::cargo_bin("pocketdock")
             .unwrap()
