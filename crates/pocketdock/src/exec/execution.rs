@@ -16,10 +16,10 @@ use crate::types::StreamKind;
 /// Exit code of a process killed by SIGKILL.
 const SIGKILLED: i64 = 128 + 9;
 /// How long a SIGKILLed command waits to see whether its container is being removed.
-const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
+pub(crate) const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
 /// When the agent itself went away the sandbox is surely going down; engines can take seconds
 /// to say so (rootless Podman's removal).
-const LOST_PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const LOST_PATIENCE: Duration = Duration::from_secs(10);
 /// After a kill, how long all output still in flight may take to arrive, in total.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// Where the transport enforces the timeout, the client's own deadline comes this much later.

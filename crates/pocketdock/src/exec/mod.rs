@@ -9,7 +9,10 @@ pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use execution::{container_trouble, gone_if_missing, new_token, Execution, Outcome};
+pub(crate) use execution::{
+    container_trouble, gone_if_missing, new_token, Execution, Outcome, LOST_PATIENCE,
+    REMOVAL_PATIENCE,
+};
 
 use std::time::Duration;
 

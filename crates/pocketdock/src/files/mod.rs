@@ -19,6 +19,7 @@ pub(crate) use paths::shell_quote;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::container::Container;
 use crate::engine::{Engine, PathStat};
@@ -322,27 +323,27 @@ impl Sandbox {
     }
 
     /// A failure explained by the container's fate, if it was removed or stopped meanwhile
-    /// (a removed container's files are "not found" too, to some requests).
+    /// (a removed container's files are "not found" too, to some requests; a forced removal
+    /// first stops it, so a stop is looked at twice).
     async fn explained<T>(&self, result: Result<T>) -> Result<T> {
         let e = match result {
             Err(
                 e @ (Error::FileNotFound { .. }
                 | Error::ContainerNotFound { .. }
+                | Error::ContainerNotRunning { .. }
                 | Error::Container { .. }
                 | Error::SocketCommunication { .. }),
             ) => e,
             other => return other,
         };
-        Err(match self.engine.inspect_container(&self.id).await {
-            Err(Error::ContainerNotFound { detail, .. }) => Error::ContainerGone {
-                container_id: self.id.clone(),
-                detail,
-            },
-            Ok(info) if !info.state.running => Error::ContainerNotRunning {
-                container_id: self.id.clone(),
+        let trouble = crate::exec::container_trouble(&self.engine, &self.id, Duration::ZERO);
+        Err(match trouble.await {
+            Some(Error::ContainerNotRunning { container_id, .. }) => Error::ContainerNotRunning {
+                container_id,
                 detail: "the container stopped during the transfer".into(),
             },
-            _ => crate::exec::gone_if_missing(e, &self.id),
+            Some(trouble) => trouble,
+            None => crate::exec::gone_if_missing(e, &self.id),
         })
     }
 }

@@ -80,6 +80,8 @@ struct State {
     ended: bool,
     /// The shell's own exit status, once it is gone.
     shell_exit: Option<i64>,
+    /// Why the shell went, when its container is why (removed or stopped behind our back).
+    trouble: Option<Error>,
 }
 
 /// The output of the command being waited for.
@@ -158,6 +160,7 @@ impl Container {
             handle,
             Arc::downgrade(&shared),
             shared.id.clone(),
+            (self.engine().clone(), self.id()),
         ));
         let session = Session { shared };
         // The shell reports its PID as marker 0: a timeout interrupts everything but it.
@@ -236,11 +239,14 @@ impl Session {
             timed_out = true;
             self.interrupt().await;
         }
-        let (capture, ended) = {
+        let (capture, ended, trouble) = {
             let mut st = self.state();
-            (st.capture.take(), st.ended)
+            (st.capture.take(), st.ended, st.trouble.clone())
         };
         let capture = capture.expect("the capture is only taken here");
+        if let (Some(e), None) = (trouble, capture.exit_code) {
+            return Err(e);
+        }
         let exit_code = match (timed_out, capture.exit_code) {
             (true, _) => -1,
             (false, Some(code)) => code,
@@ -288,7 +294,7 @@ impl Session {
 
     fn ensure_open(&self) -> Result<()> {
         if self.is_closed() {
-            Err(Error::SessionClosed)
+            Err(self.state().trouble.clone().unwrap_or(Error::SessionClosed))
         } else {
             Ok(())
         }
@@ -349,7 +355,12 @@ impl Session {
     }
 }
 
-async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session_id: String) {
+async fn read_loop(
+    mut shell: Box<dyn ExecHandle>,
+    shared: Weak<Shared>,
+    session_id: String,
+    (engine, container_id): (crate::engine::Engine, String),
+) {
     let mut decoders = [Utf8Decoder::default(), Utf8Decoder::default()];
     let mut scanners = [
         MarkerScanner::new(&session_id),
@@ -375,17 +386,34 @@ async fn read_loop(mut shell: Box<dyn ExecHandle>, shared: Weak<Shared>, session
                 for (kind, text) in rest {
                     deliver(&shared, kind, vec![Piece::Text(text)]).await;
                 }
-                let exit = match shell.exit_status().await {
+                let status = shell.exit_status().await;
+                let exit = match status {
                     Ok(ExitStatus::Code(code)) => Some(code),
                     Ok(ExitStatus::Signal(signal)) => Some(128 + i64::from(signal)),
                     Ok(ExitStatus::Lost) => Some(128 + 9),
                     Ok(ExitStatus::OomKilled(code)) => Some(code),
                     Ok(ExitStatus::TimedOut) | Err(_) => None,
                 };
+                // Killed, and not by us closing it: possibly by the container's removal or
+                // stop, which a command in flight must hear of rather than an exit code.
+                let patience = match status {
+                    Ok(ExitStatus::Signal(9) | ExitStatus::Code(137)) => {
+                        Some(crate::exec::REMOVAL_PATIENCE)
+                    }
+                    Ok(ExitStatus::Lost) | Err(_) => Some(crate::exec::LOST_PATIENCE),
+                    _ => None,
+                };
+                let trouble = match patience {
+                    Some(patience) if !shared.closed.load(Ordering::SeqCst) => {
+                        crate::exec::container_trouble(&engine, &container_id, patience).await
+                    }
+                    _ => None,
+                };
                 {
                     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
                     st.ended = true;
                     st.shell_exit = exit;
+                    st.trouble = trouble;
                 }
                 shared.closed.store(true, Ordering::SeqCst);
                 shared.version.send_modify(|v| *v += 1);
