@@ -192,8 +192,10 @@ fn removal_during_a_run_gives_container_gone(e: &TestEngine) {
     assert!(matches!(err, Error::ContainerGone { .. }), "{err:?}");
 }
 
-/// A stream, a detached process, a session command and a push, each under way when the
-/// sandbox is removed behind our back: each ends with `ContainerGone` (the push: see below).
+/// A stream, a detached process and a session command, each under way when the sandbox is
+/// removed behind our back: each ends with `ContainerGone`. Not a push: in one CI run, Podman
+/// 5.4 stopped answering altogether after a container was removed during an archive upload
+/// (with execs waiting on it), and Docker holds such a removal back until the upload has ended.
 fn removal_mid_flight_gives_container_gone_everywhere(e: &TestEngine) {
     let c = e.sandbox();
     let gone = |what: &str, err: Error| {
@@ -214,15 +216,6 @@ fn removal_mid_flight_gives_container_gone_everywhere(e: &TestEngine) {
         let session = session.clone();
         std::thread::spawn(move || session.send_and_wait("echo started; sleep 60", None))
     };
-    // 1 GiB of a sparse host file: more than can be sent before the removal.
-    let tmp = tempfile::tempdir().unwrap();
-    let big = tmp.path().join("big");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
-    let dest = format!("/tmp/{}", crate::support::unique("inflight"));
-    c.run(format!("mkdir {dest}")).unwrap();
     crate::support::eventually(
         Duration::from_secs(20),
         "the session command to run",
@@ -231,19 +224,6 @@ fn removal_mid_flight_gives_container_gone_everywhere(e: &TestEngine) {
                 .is_ok_and(|r| r.stdout.trim() == "3")
         },
     );
-    // Last, and the removal as soon as it is under way: an engine may take a GiB a second.
-    let pushing = {
-        let (c, big, dest) = (c.clone(), big.clone(), dest.clone());
-        std::thread::spawn(move || c.push(&big, &dest))
-    };
-    // Docker holds commands and a forced removal back while an archive upload runs, until it
-    // has ended; Podman does neither, and there the removal comes mid-upload.
-    if e.name == "podman" {
-        crate::support::eventually(Duration::from_secs(30), "the push to be under way", || {
-            c.run(format!("ls -A {dest}"))
-                .is_ok_and(|r| r.stdout.contains(".pocketdock-partial"))
-        });
-    }
     e.remove_externally(&c.id());
     let rest: Vec<_> = stream.by_ref().collect();
     match rest.into_iter().find_map(|item| item.err()) {
@@ -255,11 +235,6 @@ fn removal_mid_flight_gives_container_gone_everywhere(e: &TestEngine) {
         process.wait(Some(Duration::from_secs(30))).unwrap_err(),
     );
     gone("the session", in_session.join().unwrap().unwrap_err());
-    // On Docker the push ends whole, before the removal, unless the removal came first.
-    match (e.name, pushing.join().unwrap()) {
-        ("docker", Ok(())) => {}
-        (_, pushed) => gone("the push", pushed.unwrap_err()),
-    }
 }
 
 fn nonexistent_image_gives_image_not_found(e: &TestEngine) {
