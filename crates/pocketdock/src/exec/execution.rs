@@ -16,10 +16,10 @@ use crate::types::StreamKind;
 /// Exit code of a process killed by SIGKILL.
 const SIGKILLED: i64 = 128 + 9;
 /// How long a SIGKILLed command waits to see whether its container is being removed.
-pub(crate) const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
+const REMOVAL_PATIENCE: Duration = Duration::from_secs(1);
 /// When the agent itself went away the sandbox is surely going down; engines can take seconds
 /// to say so (rootless Podman's removal).
-pub(crate) const LOST_PATIENCE: Duration = Duration::from_secs(10);
+const LOST_PATIENCE: Duration = Duration::from_secs(10);
 /// After a kill, how long all output still in flight may take to arrive, in total.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// Where the transport enforces the timeout, the client's own deadline comes this much later.
@@ -177,13 +177,10 @@ impl Execution {
         };
         // SIGKILLed, and not by us: possibly by the container's removal or stop, which must
         // not pass for an ordinary exit.
-        if code == SIGKILLED && !self.control.signalled() {
+        let patience = status.as_ref().and_then(|s| removal_patience(s.as_ref()));
+        if let (Some(patience), false) = (patience, self.control.signalled()) {
             if let Some(engine) = self.engine.clone() {
                 let id = self.container_id.clone();
-                let patience = match status {
-                    Some(Ok(ExitStatus::Lost)) => LOST_PATIENCE,
-                    _ => REMOVAL_PATIENCE,
-                };
                 if let Some(e) = container_trouble(&engine, &id, patience).await {
                     return Err(e);
                 }
@@ -240,6 +237,19 @@ impl Drop for Execution {
         // Abandoned mid-flight (a dropped stream, a cancelled future): kill it, without
         // blocking whoever drops us.
         self.control.kill_in_background();
+    }
+}
+
+/// For a command (or a session's shell) that ended killed — SIGKILL, or its agent gone, or its
+/// exit status lost — how long to look whether its container's removal or stop killed it;
+/// `None` for any other end.
+pub(crate) fn removal_patience(
+    status: std::result::Result<&ExitStatus, &Error>,
+) -> Option<Duration> {
+    match status {
+        Ok(ExitStatus::Code(SIGKILLED)) | Ok(ExitStatus::Signal(9)) => Some(REMOVAL_PATIENCE),
+        Ok(ExitStatus::Lost) | Err(_) => Some(LOST_PATIENCE),
+        _ => None,
     }
 }
 

@@ -10,8 +10,7 @@ pub(crate) mod stream;
 mod tests;
 
 pub(crate) use execution::{
-    container_trouble, gone_if_missing, new_token, Execution, Outcome, LOST_PATIENCE,
-    REMOVAL_PATIENCE,
+    container_trouble, gone_if_missing, new_token, removal_patience, Execution, Outcome,
 };
 
 use std::time::Duration;

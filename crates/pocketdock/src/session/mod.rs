@@ -396,14 +396,7 @@ async fn read_loop(
                 };
                 // Killed, and not by us closing it: possibly by the container's removal or
                 // stop, which a command in flight must hear of rather than an exit code.
-                let patience = match status {
-                    Ok(ExitStatus::Signal(9) | ExitStatus::Code(137)) => {
-                        Some(crate::exec::REMOVAL_PATIENCE)
-                    }
-                    Ok(ExitStatus::Lost) | Err(_) => Some(crate::exec::LOST_PATIENCE),
-                    _ => None,
-                };
-                let trouble = match patience {
+                let trouble = match crate::exec::removal_patience(status.as_ref()) {
                     Some(patience) if !shared.closed.load(Ordering::SeqCst) => {
                         crate::exec::container_trouble(&engine, &container_id, patience).await
                     }

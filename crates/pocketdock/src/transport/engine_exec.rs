@@ -246,8 +246,9 @@ impl EngineExec {
     }
 
     /// The next piece of output. Podman (seen on 4.3 and 5.4) under load sometimes never ends
-    /// an exec's attach stream although the exec and every process it started are gone: after a quiet spell,
-    /// an exec the engine reports ended with no process of it left is taken as ended.
+    /// an exec's attach stream although the exec and every process it started are gone: after
+    /// a quiet spell, an exec the engine reports ended with no process of it left is taken as
+    /// ended.
     async fn next_or_end(&mut self) -> Result<Option<(StreamKind, Bytes)>> {
         loop {
             if let Ok(item) = tokio::time::timeout(self.quiet, self.output.next()).await {
