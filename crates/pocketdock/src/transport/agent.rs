@@ -75,7 +75,12 @@ struct Routes {
 }
 
 struct Shared {
-    outgoing: mpsc::UnboundedSender<ClientMessage>,
+    /// Messages for the write loop; `None` asks it only to flush (what a cancelled direct
+    /// write left in the writer's buffer).
+    outgoing: mpsc::UnboundedSender<Option<ClientMessage>>,
+    /// The connection's one writer: the write loop's, and a spawning caller's for its start
+    /// (written from the caller's own thread, without waking a runtime worker first).
+    writer: Arc<tokio::sync::Mutex<Writer>>,
     routes: Mutex<Routes>,
     next_id: AtomicU32,
 }
@@ -93,8 +98,29 @@ impl Shared {
 
     fn send(&self, msg: ClientMessage) -> Result<()> {
         self.outgoing
-            .send(msg)
+            .send(Some(msg))
             .map_err(|_| Error::communication("the connection to the sandbox's agent is closed"))
+    }
+
+    /// Writes a message from the caller's context, in order with what the write loop sends.
+    /// Cancelled midway, the rest stays in the writer's buffer and the write loop flushes it.
+    async fn write_now(&self, msg: ClientMessage) -> Result<()> {
+        let closed = || Error::communication("the connection to the sandbox's agent is closed");
+        let mut writer = self.writer.lock().await;
+        let unflushed = FlushOnDrop(&self.outgoing);
+        writer.feed(msg).await.map_err(|_| closed())?;
+        writer.flush().await.map_err(|_| closed())?;
+        std::mem::forget(unflushed);
+        Ok(())
+    }
+}
+
+/// Dropped before a direct write finished: the write loop flushes what it left buffered.
+struct FlushOnDrop<'a>(&'a mpsc::UnboundedSender<Option<ClientMessage>>);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.send(None);
     }
 }
 
@@ -144,8 +170,10 @@ impl Connection {
     pub(crate) async fn over(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<Self> {
         let (reader, writer) = handshake(rd, wr, key).await?;
         let (outgoing, to_send) = mpsc::unbounded_channel();
+        let writer = Arc::new(tokio::sync::Mutex::new(writer));
         let shared = Arc::new(Shared {
             outgoing,
+            writer: writer.clone(),
             routes: Mutex::default(),
             next_id: AtomicU32::new(1),
         });
@@ -185,7 +213,9 @@ impl Connection {
                 .timeout
                 .map(|t| t.as_millis().min(u64::MAX as u128) as u64),
         };
-        self.shared.send(ClientMessage::Spawn { id, spawn })?;
+        self.shared
+            .write_now(ClientMessage::Spawn { id, spawn })
+            .await?;
         let mut events = events;
         let mut pending = VecDeque::new();
         loop {
@@ -308,22 +338,27 @@ async fn handshake(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<(R
     }
 }
 
-async fn write_loop(mut writer: Writer, mut to_send: mpsc::UnboundedReceiver<ClientMessage>) {
-    while let Some(msg) = to_send.recv().await {
-        if writer.feed(msg).await.is_err() {
-            return;
-        }
-        while let Ok(msg) = to_send.try_recv() {
-            if writer.feed(msg).await.is_err() {
-                return;
+async fn write_loop(
+    writer: Arc<tokio::sync::Mutex<Writer>>,
+    mut to_send: mpsc::UnboundedReceiver<Option<ClientMessage>>,
+) {
+    while let Some(first) = to_send.recv().await {
+        let mut writer = writer.lock().await;
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            if let Some(msg) = msg {
+                if writer.feed(msg).await.is_err() {
+                    return;
+                }
             }
+            next = to_send.try_recv().ok();
         }
         if writer.flush().await.is_err() {
             return;
         }
     }
     // Every handle is gone: the end of our side tells the agent (and a bridge) we are done.
-    let _ = writer.close().await;
+    let _ = writer.lock().await.close().await;
 }
 
 async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
@@ -347,7 +382,7 @@ async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
                     let _ = tx.send(Event::Output(kind, Bytes::from(data)));
                 } else {
                     // Nobody reads it any more (an abandoned command being killed): free the window.
-                    let _ = shared.outgoing.send(ClientMessage::Credit {
+                    let _ = shared.send(ClientMessage::Credit {
                         id,
                         bytes: data.len() as u32,
                     });
