@@ -63,7 +63,11 @@ async fn with_archive<T: Send + 'static>(
     path: &str,
     visit: impl FnOnce(ArchiveReader) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let mut stream = sb.engine.download_archive(&sb.id, path);
+    let mut stream = Box::pin(super::watch::stream_until_trouble(
+        &sb.engine,
+        &sb.id,
+        sb.engine.download_archive(&sb.id, path),
+    ));
     // A refusal (a missing path) is the stream's first item: report it before going blocking.
     let first = stream
         .next()

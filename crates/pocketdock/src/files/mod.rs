@@ -14,6 +14,7 @@ mod place;
 mod plan;
 mod tar_safety;
 mod upload;
+mod watch;
 
 pub(crate) use paths::shell_quote;
 
@@ -201,10 +202,16 @@ out=$(mv -f -- "$tmp" "$1" 2>&1) || fail "$out""#;
             .await
             .map_err(|e| crate::exec::gone_if_missing(e, &id))?;
         if !info.state.running {
-            return Err(Error::ContainerNotRunning {
-                container_id: id,
-                detail: "the container is stopped".into(),
-            });
+            // A forced removal stops the container first: a second look tells it from a stop.
+            return Err(
+                match crate::exec::container_trouble(&engine, &id, Duration::ZERO).await {
+                    Some(gone @ Error::ContainerGone { .. }) => gone,
+                    _ => Error::ContainerNotRunning {
+                        container_id: id,
+                        detail: "the container is stopped".into(),
+                    },
+                },
+            );
         }
         // With the agent the container's user is root (the agent's); files belong to the
         // user commands run as.
@@ -337,7 +344,10 @@ impl Sandbox {
             other => return other,
         };
         let trouble = crate::exec::container_trouble(&self.engine, &self.id, Duration::ZERO);
-        Err(match trouble.await {
+        // An engine that stopped answering (as the transfer found) gets no longer to answer
+        // this look: the transfer's own error then stands.
+        let trouble = tokio::time::timeout(watch::ENGINE_PATIENCE, trouble).await;
+        Err(match trouble.ok().flatten() {
             Some(Error::ContainerNotRunning { container_id, .. }) => Error::ContainerNotRunning {
                 container_id,
                 detail: "the container stopped during the transfer".into(),

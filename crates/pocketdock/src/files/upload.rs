@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use tar::{Builder, EntryType, Header};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::owner::Owner;
 use super::paths;
@@ -42,14 +43,22 @@ pub(super) async fn write_bytes(
             .chain(std::iter::once(tail));
         for piece in pieces {
             if tx.send(Ok(piece)).await.is_err() {
-                return; // the upload failed, and reports why
+                break; // the upload failed, and reports why
             }
         }
+        drop(tx); // the end of the body
+        std::future::pending().await
     };
     let upload = sb
         .engine
         .upload_archive(&sb.id, &plan.dir, receiver_stream(rx));
-    tokio::join!(feed, upload).1
+    let upload = super::watch::until_trouble(&sb.engine, &sb.id, upload);
+    // The upload's end is the end, also when a silent engine still holds the body (and so
+    // the channel) and the feed would wait for room for good.
+    tokio::select! {
+        uploaded = upload => uploaded,
+        never = feed => never,
+    }
 }
 
 /// The archive up to the file's content: the missing parents, then the file's header (whose
@@ -83,11 +92,19 @@ pub(super) async fn push_tree(
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let entry = plan.entry();
     let parents: Vec<PathBuf> = plan.parents().collect();
-    let build = tokio::task::spawn_blocking(move || build_tree(tx, &src, &parents, &entry, owner));
-    let uploaded = sb
+    let abort = CancellationToken::new();
+    let writer = ChannelWriter::new(tx, abort.clone());
+    let build =
+        tokio::task::spawn_blocking(move || build_tree(writer, &src, &parents, &entry, owner));
+    let upload = sb
         .engine
-        .upload_archive(&sb.id, &plan.dir, receiver_stream(rx))
-        .await;
+        .upload_archive(&sb.id, &plan.dir, receiver_stream(rx));
+    let uploaded = super::watch::until_trouble(&sb.engine, &sb.id, upload).await;
+    // A failed upload's body may still be held by a silent engine's connection: the builder
+    // must not wait for room in the channel for good.
+    if uploaded.is_err() {
+        abort.cancel();
+    }
     let (renames, built) = match build.await {
         Ok(done) => done,
         Err(e) => {
@@ -141,13 +158,13 @@ fn header(kind: EntryType, mode: u32, owner: Owner, size: u64) -> Header {
 type Renames = Vec<(PathBuf, PathBuf)>;
 
 fn build_tree(
-    tx: mpsc::Sender<io::Result<Bytes>>,
+    writer: ChannelWriter,
     src: &Path,
     parents: &[PathBuf],
     entry: &Path,
     owner: Owner,
 ) -> (Renames, Result<()>) {
-    let mut builder = Builder::new(ChannelWriter::new(tx.clone()));
+    let mut builder = Builder::new(writer);
     let mut current = src.to_path_buf();
     let mut renames = Vec::new();
     let mut appended = (|| -> io::Result<()> {
@@ -170,8 +187,9 @@ fn build_tree(
     }
     let error = Error::host_file(&current, e);
     // An error item aborts the request: the engine must not take a cut archive for a whole one.
-    builder.get_mut().discard = true;
-    let _ = tx.blocking_send(Err(io::Error::other(error.to_string())));
+    let writer = builder.get_mut();
+    writer.discard = true;
+    let _ = writer.send(Err(io::Error::other(error.to_string())));
     (renames, Err(error))
 }
 
@@ -260,6 +278,9 @@ impl Read for Exactly {
 /// builder waits whenever the socket is slower than the disk.
 struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
+    /// The upload has failed: stop waiting for room.
+    abort: CancellationToken,
+    runtime: tokio::runtime::Handle,
     buf: BytesMut,
     /// The upload stopped reading.
     closed: bool,
@@ -268,9 +289,12 @@ struct ChannelWriter {
 }
 
 impl ChannelWriter {
-    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+    /// To be made on the runtime: its sends wait there (from the blocking pool).
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>, abort: CancellationToken) -> Self {
         ChannelWriter {
             tx,
+            abort,
+            runtime: tokio::runtime::Handle::current(),
             buf: BytesMut::with_capacity(CHUNK),
             closed: false,
             discard: false,
@@ -282,9 +306,19 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = self.buf.split().freeze();
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+        self.send(Ok(chunk)).map_err(|()| {
             self.closed = true;
             io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped")
+        })
+    }
+
+    /// Waits for room in the channel, unless the upload is over.
+    fn send(&self, item: io::Result<Bytes>) -> std::result::Result<(), ()> {
+        self.runtime.block_on(async {
+            tokio::select! {
+                sent = self.tx.send(item) => sent.map_err(|_| ()),
+                () = self.abort.cancelled() => Err(()),
+            }
         })
     }
 }

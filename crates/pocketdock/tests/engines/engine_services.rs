@@ -31,7 +31,152 @@ pub fn cases() -> Vec<Case> {
             run: docker_restarted_during_a_command,
             only: Some("docker"),
         },
+        Case {
+            name: "engine_services::transfers_in_flight_end_when_the_sandbox_is_removed".into(),
+            run: transfers_in_flight_end_when_the_sandbox_is_removed,
+            only: None,
+        },
+        Case {
+            name: "engine_services::a_push_ends_when_the_engine_stops_answering".into(),
+            run: a_push_ends_when_the_engine_stops_answering,
+            only: Some("podman"),
+        },
     ]
+}
+
+/// A push and a pull, each under way when its sandbox is removed behind our back: each ends,
+/// whole or with `ContainerGone`, and leaves no partial file. On Podman this runs on a service
+/// and store of the test's own: in one CI run, a removal during an upload wedged Podman 5.4's
+/// service for good, and no other test's engine may go with it. Docker holds a forced removal
+/// back until an upload has ended, so there the push may end whole.
+fn transfers_in_flight_end_when_the_sandbox_is_removed(e: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let service = (e.name == "podman").then(|| PrivatePodman::start(e, &dir.path().join("podman")));
+    let engine = match &service {
+        Some(service) => {
+            let private = TestEngine {
+                socket: service.socket(),
+                ..e.clone()
+            };
+            copy_image(e, &private, BUSYBOX_IMAGE);
+            private
+        }
+        None => e.clone(),
+    };
+    let sandbox = || create_new_container(engine.bare_options().image(BUSYBOX_IMAGE)).unwrap();
+    let ends = Duration::from_secs(120);
+
+    // A GiB of a sparse host file: more than can be sent before the removal comes.
+    let big = dir.path().join("big");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let c = sandbox();
+    assert!(c.run("mkdir /tmp/in").unwrap().ok());
+    let pushed = in_background({
+        let c = c.clone();
+        move || c.push(&big, "/tmp/in")
+    });
+    if e.name == "podman" {
+        eventually(Duration::from_secs(30), "the push to be under way", || {
+            c.run("ls -A /tmp/in")
+                .is_ok_and(|r| r.stdout.contains(".pocketdock-partial"))
+        });
+    }
+    engine.remove_externally(&c.id());
+    let pushed = pushed.recv_timeout(ends).expect("the push to end");
+    eprintln!("{}: the push removed mid-flight: {pushed:?}", e.name);
+    match (e.name, pushed) {
+        ("docker", Ok(())) => {}
+        (_, pushed) => assert!(
+            matches!(pushed, Err(Error::ContainerGone { .. })),
+            "the push: {pushed:?}"
+        ),
+    }
+
+    // Two GiB of a sparse file in the sandbox, pulled to the host.
+    let c = sandbox();
+    assert!(c.run("truncate -s 2G /tmp/big").unwrap().ok());
+    let out = dir.path().join("pulled");
+    std::fs::create_dir(&out).unwrap();
+    let pulled = in_background({
+        let (c, out) = (c.clone(), out.clone());
+        move || c.pull("/tmp/big", &out)
+    });
+    let names = || -> Vec<String> {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    eventually(Duration::from_secs(30), "the pull to be under way", || {
+        !names().is_empty()
+    });
+    engine.remove_externally(&c.id());
+    let pulled = pulled.recv_timeout(ends).expect("the pull to end");
+    eprintln!("{}: the pull removed mid-flight: {pulled:?}", e.name);
+    match pulled {
+        Ok(()) => {
+            assert_eq!(names(), ["big"]);
+            assert_eq!(std::fs::metadata(out.join("big")).unwrap().len(), 2 << 30);
+        }
+        Err(Error::ContainerGone { .. }) => assert_eq!(names(), Vec::<String>::new()),
+        Err(other) => panic!("the pull: {other:?}"),
+    }
+}
+
+/// A push under way when its engine stops answering (a private Podman service, frozen with
+/// SIGSTOP): it ends with a typed error once the engine has been silent for 30 s, instead of
+/// waiting for good. Transfers take the same path whatever the commands' transport: this runs
+/// in the agent's pass only.
+fn a_push_ends_when_the_engine_stops_answering(e: &TestEngine) {
+    if crate::support::expected_transport() != Transport::Agent {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let service = PrivatePodman::start(e, &dir.path().join("podman"));
+    let engine = TestEngine {
+        socket: service.socket(),
+        ..e.clone()
+    };
+    copy_image(e, &engine, BUSYBOX_IMAGE);
+    let c = create_new_container(engine.bare_options().image(BUSYBOX_IMAGE)).unwrap();
+    let big = dir.path().join("big");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    assert!(c.run("mkdir /tmp/in").unwrap().ok());
+    let pushed = in_background({
+        let c = c.clone();
+        move || c.push(&big, "/tmp/in")
+    });
+    eventually(Duration::from_secs(30), "the push to be under way", || {
+        c.run("ls -A /tmp/in")
+            .is_ok_and(|r| r.stdout.contains(".pocketdock-partial"))
+    });
+    let frozen = service.signal_all(libc::SIGSTOP);
+    assert!(frozen > 0, "no process of the service to freeze");
+    let pushed = pushed.recv_timeout(Duration::from_secs(120));
+    service.signal_all(libc::SIGCONT);
+    let pushed = pushed.expect("the push to end while the engine is silent");
+    assert!(
+        matches!(pushed, Err(Error::SocketCommunication { ref detail }) if detail.contains("did not say")),
+        "the push: {pushed:?}"
+    );
+}
+
+/// Runs `f` on a thread of its own; its result comes on the channel (a hang is a timeout of
+/// the receiver, not of the test run).
+fn in_background<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::sync::mpsc::Receiver<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
 }
 
 fn private_podman_service_when_no_socket_answers(e: &TestEngine) {
@@ -284,6 +429,124 @@ impl Drop for PrivateDockerd {
     }
 }
 
+/// A Podman service of the test's own, the engine under test's version, on a store of its own
+/// (`--root`, `--runroot`). Dropped, it stops, with whatever it started, and its store's
+/// mount goes.
+struct PrivatePodman {
+    program: String,
+    /// `umount`, in the engine's mount namespace.
+    umount: String,
+    dir: PathBuf,
+    service: Child,
+}
+
+impl PrivatePodman {
+    fn start(e: &TestEngine, dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let program = e.engine_program("podman", dir);
+        let d = dir.to_string_lossy().into_owned();
+        let log = std::fs::File::create(dir.join("podman.log")).unwrap();
+        let service = std::process::Command::new(&program)
+            .args(Self::store_args(dir))
+            .args([
+                "system",
+                "service",
+                "--time=0",
+                &format!("unix://{d}/podman.sock"),
+            ])
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting podman");
+        let service = PrivatePodman {
+            program,
+            umount: e.engine_program("umount", dir),
+            dir: dir.to_path_buf(),
+            service,
+        };
+        let socket = service.socket();
+        eventually(
+            Duration::from_secs(60),
+            "the private podman to answer",
+            || {
+                let probe = TestEngine {
+                    socket: socket.clone(),
+                    ..e.clone()
+                };
+                socket.exists() && block(probe.docker().ping()).is_ok()
+            },
+        );
+        same_version(e, &socket);
+        service
+    }
+
+    fn store_args(dir: &Path) -> Vec<String> {
+        let d = dir.to_string_lossy();
+        ["root", "runroot", "tmpdir"]
+            .iter()
+            .flat_map(|what| [format!("--{what}"), format!("{d}/{what}")])
+            .collect()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("podman.sock")
+    }
+
+    /// Signals the service's processes (rootless Podman runs on in a child of the one started);
+    /// how many there were.
+    fn signal_all(&self, sig: i32) -> usize {
+        let socket = self.socket().to_string_lossy().into_owned();
+        let mut count = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("system service") && cmdline.contains(&socket) {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+                    signal(pid, sig);
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+}
+
+impl Drop for PrivatePodman {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read(self.dir.join("podman.log")).unwrap_or_default();
+            let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(4000)..]);
+            eprintln!("--- the private podman's log (end) ---\n{tail}");
+        }
+        signal(self.service.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.service.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.service.kill();
+        let _ = self.service.wait();
+        drop(KillOnDrop(self.dir.clone())); // its conmons, if any are left
+                                            // The overlay driver mounts its directory on itself, where Podman runs: in the
+                                            // engine's mount namespace, or in a rootless user's (`podman unshare`).
+        let mut umount = if is_root() {
+            std::process::Command::new(&self.umount)
+        } else {
+            let mut c = std::process::Command::new(&self.program);
+            c.args(Self::store_args(&self.dir))
+                .args(["unshare", "umount"]);
+            c
+        };
+        let _ = umount
+            .args(["--recursive", "--lazy"])
+            .arg(self.dir.join("root/overlay"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Kills, when dropped, every process whose command line mentions the path.
 struct KillOnDrop(PathBuf);
 
@@ -299,6 +562,12 @@ impl Drop for KillOnDrop {
             }
         }
     }
+}
+
+#[allow(unsafe_code)]
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no effects.
+    unsafe { libc::geteuid() == 0 }
 }
 
 #[allow(unsafe_code)]
