@@ -434,8 +434,8 @@ impl Drop for PrivateDockerd {
 /// mount goes.
 struct PrivatePodman {
     program: String,
-    /// `umount`, in the engine's mount namespace.
-    umount: String,
+    /// `sh`, in the engine's mount namespace.
+    sh: String,
     dir: PathBuf,
     service: Child,
 }
@@ -443,7 +443,9 @@ struct PrivatePodman {
 impl PrivatePodman {
     fn start(e: &TestEngine, dir: &Path) -> Self {
         std::fs::create_dir_all(dir).unwrap();
-        let program = e.engine_program("podman", dir);
+        // The wrappers beside the store, which goes first when the service is dropped.
+        let wrappers = dir.parent().unwrap();
+        let program = e.engine_program("podman", wrappers);
         let d = dir.to_string_lossy().into_owned();
         let log = std::fs::File::create(dir.join("podman.log")).unwrap();
         let service = std::process::Command::new(&program)
@@ -462,7 +464,7 @@ impl PrivatePodman {
             .expect("starting podman");
         let service = PrivatePodman {
             program,
-            umount: e.engine_program("umount", dir),
+            sh: e.engine_program("sh", wrappers),
             dir: dir.to_path_buf(),
             service,
         };
@@ -527,23 +529,31 @@ impl Drop for PrivatePodman {
         }
         let _ = self.service.kill();
         let _ = self.service.wait();
-        drop(KillOnDrop(self.dir.clone())); // its conmons, if any are left
-                                            // The overlay driver mounts its directory on itself, where Podman runs: in the
-                                            // engine's mount namespace, or in a rootless user's (`podman unshare`).
-        let mut umount = if is_root() {
-            std::process::Command::new(&self.umount)
-        } else {
-            let mut c = std::process::Command::new(&self.program);
-            c.args(Self::store_args(&self.dir))
-                .args(["unshare", "umount"]);
-            c
-        };
-        let _ = umount
-            .args(["--recursive", "--lazy"])
-            .arg(self.dir.join("root/overlay"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // Its conmons, and the `podman container cleanup` they start (which may mount the store
+        // again), then every mount below the directory, where Podman made them: in the engine's
+        // mount namespace, or in a rootless user's (`podman unshare`). Until the store can go.
+        let unmount = "awk -v d=\"$1\" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo \
+            | sort -r | while read -r m; do umount --lazy \"$m\"; done";
+        for _ in 0..20 {
+            drop(KillOnDrop(self.dir.clone()));
+            let mut sh = if is_root() {
+                std::process::Command::new(&self.sh)
+            } else {
+                let mut c = std::process::Command::new(&self.program);
+                c.args(Self::store_args(&self.dir)).args(["unshare", "sh"]);
+                c
+            };
+            let _ = sh
+                .args(["-c", unmount, "sh"])
+                .arg(&self.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if std::fs::remove_dir_all(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 }
 
