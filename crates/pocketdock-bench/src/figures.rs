@@ -99,6 +99,20 @@ fn concurrent_runs(c: &Container) -> Result<f64> {
     Ok((THREADS * RUNS_PER_THREAD) as f64 / t.elapsed().as_secs_f64())
 }
 
+/// `head -c 1GiB /dev/zero | cat >/dev/null` on the host: GB/s, or `None` if it failed.
+pub fn host_pipe_gib() -> Option<f64> {
+    let t = Instant::now();
+    let ok = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!("head -c {STREAM_BYTES} /dev/zero | cat >/dev/null"),
+        ])
+        .status()
+        .ok()?
+        .success();
+    ok.then(|| STREAM_BYTES as f64 / 1e9 / t.elapsed().as_secs_f64())
+}
+
 fn stream_gib(c: &Container) -> Result<f64> {
     let t = Instant::now();
     let mut s = c

@@ -137,11 +137,18 @@ pub struct Baselines {
     /// The reference's CLI, `pocketdock run NAME true`.
     pub reference_cli_ms: Option<Vec<f64>>,
     pub agent_binary_bytes: usize,
+    /// 1 GiB through a pipe on the host, no container involved: GB/s. A stream through the
+    /// sandbox crosses a pipe and a socket and is copied on both sides, so this is a ceiling
+    /// over the streamed figure that tells a slow machine from a slow path.
+    pub host_pipe_gb_s: Vec<f64>,
 }
 
 pub fn baselines(socket: &Path, engine: &str, plan: &Plan, python: &str) -> Baselines {
     let mut b = Baselines {
         agent_binary_bytes: pocketdock::embedded_agent().len(),
+        host_pipe_gb_s: (0..plan.throughput_iters)
+            .filter_map(|_| crate::figures::host_pipe_gib())
+            .collect(),
         ..Default::default()
     };
     let Ok(c) = create_new_container(

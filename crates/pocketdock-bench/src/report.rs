@@ -214,6 +214,13 @@ pub fn print(
             d.len()
         );
     }
+    if let Some(floor) = percentile(&baselines.host_pipe_gb_s, 50.0) {
+        println!(
+            "this machine's own pipe, 1 GiB `head -c | cat` on the host, no container: {floor:.3} \
+             GB/s (n={}) — a ceiling over the streamed figure above (which crosses a pipe and a socket)",
+            baselines.host_pipe_gb_s.len()
+        );
+    }
     println!(
         "agent binary (static, embedded in the library): {:.2} MiB",
         baselines.agent_binary_bytes as f64 / 1_048_576.0

@@ -346,14 +346,10 @@ impl PrivateDockerd {
         let d = self.dir.to_string_lossy().into_owned();
         // Its own containerd namespace too: dockerd uses the system's containerd when one runs.
         let namespace = format!("pdtest-{}", std::process::id());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("dockerd.log"))
-            .unwrap();
         // In a network namespace of its own: a dockerd without a bridge deletes `docker0`
         // where it runs, which would cut off the engine under test's containers.
-        let child = std::process::Command::new(&self.program)
+        let mut dockerd = std::process::Command::new(&self.program);
+        dockerd
             .args(["--net", "dockerd"])
             .args(["--host", &format!("unix://{d}/docker.sock")])
             .args(["--data-root", &format!("{d}/data")])
@@ -366,54 +362,21 @@ impl PrivateDockerd {
                 &format!("{namespace}-plugins"),
             ])
             .args(["--bridge", "none", "--iptables=false"])
-            .arg("--live-restore")
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting dockerd");
-        self.child = Some(child);
-        let engine = self.socket();
-        eventually(
-            Duration::from_secs(60),
-            "the private dockerd to answer",
-            || {
-                let probe = TestEngine {
-                    name: "docker",
-                    socket: engine.clone(),
-                    netns: None,
-                };
-                engine.exists() && block(probe.docker().ping()).is_ok()
-            },
-        );
+            .arg("--live-restore");
+        self.child = Some(start_service(dockerd, &self.dir.join("dockerd.log")));
+        wait_until_answers("docker", &self.socket());
     }
 
-    /// SIGTERM, as a service manager stops it; SIGKILL if it has not gone in 20 s.
     fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        signal(child.id(), libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(mut child) = self.child.take() {
+            stop_service(&mut child);
         }
     }
 }
 
 impl Drop for PrivateDockerd {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = std::fs::read(self.dir.join("dockerd.log")).unwrap_or_default();
-            let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(4000)..]);
-            eprintln!("--- the private dockerd's log (end) ---\n{tail}");
-        }
+        show_log_if_panicking(&self.dir.join("dockerd.log"));
         self.stop();
         drop(KillOnDrop(self.dir.clone()));
         // dockerd mounts its store on itself and its containers' network namespaces under its
@@ -447,39 +410,21 @@ impl PrivatePodman {
         let wrappers = dir.parent().unwrap();
         let program = e.engine_program("podman", wrappers);
         let d = dir.to_string_lossy().into_owned();
-        let log = std::fs::File::create(dir.join("podman.log")).unwrap();
-        let service = std::process::Command::new(&program)
-            .args(Self::store_args(dir))
-            .args([
-                "system",
-                "service",
-                "--time=0",
-                &format!("unix://{d}/podman.sock"),
-            ])
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting podman");
+        let mut podman = std::process::Command::new(&program);
+        podman.args(Self::store_args(dir)).args([
+            "system",
+            "service",
+            "--time=0",
+            &format!("unix://{d}/podman.sock"),
+        ]);
         let service = PrivatePodman {
             program,
             sh: e.engine_program("sh", wrappers),
             dir: dir.to_path_buf(),
-            service,
+            service: start_service(podman, &dir.join("podman.log")),
         };
         let socket = service.socket();
-        eventually(
-            Duration::from_secs(60),
-            "the private podman to answer",
-            || {
-                let probe = TestEngine {
-                    socket: socket.clone(),
-                    ..e.clone()
-                };
-                socket.exists() && block(probe.docker().ping()).is_ok()
-            },
-        );
+        wait_until_answers("podman", &socket);
         same_version(e, &socket);
         service
     }
@@ -517,18 +462,8 @@ impl PrivatePodman {
 
 impl Drop for PrivatePodman {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = std::fs::read(self.dir.join("podman.log")).unwrap_or_default();
-            let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(4000)..]);
-            eprintln!("--- the private podman's log (end) ---\n{tail}");
-        }
-        signal(self.service.id(), libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.service.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.service.kill();
-        let _ = self.service.wait();
+        show_log_if_panicking(&self.dir.join("podman.log"));
+        stop_service(&mut self.service);
         // Its conmons, and the `podman container cleanup` they start (which may mount the store
         // again), then every mount below the directory, where Podman made them: in the engine's
         // mount namespace, or in a rootless user's (`podman unshare`). Until the store can go.
@@ -554,6 +489,55 @@ impl Drop for PrivatePodman {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+}
+
+/// Starts an engine service of a test's own from `/`, its output appended to `log`.
+fn start_service(mut command: std::process::Command, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    command
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"))
+}
+
+fn wait_until_answers(name: &'static str, socket: &Path) {
+    let probe = TestEngine {
+        name,
+        socket: socket.to_path_buf(),
+        netns: None,
+    };
+    eventually(
+        Duration::from_secs(60),
+        &format!("the private {name} to answer"),
+        || socket.exists() && block(probe.docker().ping()).is_ok(),
+    );
+}
+
+/// SIGTERM, as a service manager stops it; SIGKILL if it has not gone in 20 s.
+fn stop_service(child: &mut Child) {
+    signal(child.id(), libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The end of a service's log, for a test that failed.
+fn show_log_if_panicking(log: &Path) {
+    if std::thread::panicking() {
+        let text = std::fs::read(log).unwrap_or_default();
+        let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(4000)..]);
+        eprintln!("--- {} (end) ---\n{tail}", log.display());
     }
 }
 
