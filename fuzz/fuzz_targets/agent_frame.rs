@@ -4,19 +4,23 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use pocketdock_agent_protocol::{AgentMessage, ClientMessage, FrameCodec};
+use pocketdock_agent_protocol::{AgentMessage, ClientCodec, ClientMessage, FrameCodec};
 use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
-    // Both directions: what the client reads, and what the agent reads.
-    let mut client = FrameCodec::<AgentMessage, ClientMessage>::default();
+    // Both directions: what the client reads (plain, and as the client's codec slices
+    // output), and what the agent reads.
+    let mut plain = FrameCodec::<AgentMessage, ClientMessage>::default();
+    let mut client = ClientCodec::default();
     let mut agent = FrameCodec::<ClientMessage, AgentMessage>::default();
     let split = data.first().map_or(1, |b| usize::from(*b).max(1));
-    let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+    let (mut a, mut b, mut c) = (BytesMut::new(), BytesMut::new(), BytesMut::new());
     for piece in data.chunks(split) {
         a.extend_from_slice(piece);
         b.extend_from_slice(piece);
-        while let Ok(Some(_)) = client.decode(&mut a) {}
+        c.extend_from_slice(piece);
+        while let Ok(Some(_)) = plain.decode(&mut a) {}
         while let Ok(Some(_)) = agent.decode(&mut b) {}
+        while let Ok(Some(_)) = client.decode(&mut c) {}
     }
 });

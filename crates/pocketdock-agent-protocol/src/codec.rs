@@ -2,11 +2,11 @@
 
 use std::marker::PhantomData;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
-use crate::MAX_FRAME;
+use crate::{AgentMessage, ClientMessage, CommandId, Stream, MAX_FRAME};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -42,18 +42,125 @@ impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
-        let frame = match self.frames.decode(src) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(FrameError::TooLarge(declared_len(src)))
-            }
-            Err(e) => return Err(e.into()),
+        let Some(frame) = self.next_frame(src)? else {
+            return Ok(None);
         };
-        postcard::from_bytes::<In>(&frame)
-            .map(Some)
-            .map_err(|e| FrameError::Malformed(e.to_string()))
+        deserialize(&frame).map(Some)
     }
+}
+
+impl<In, Out> FrameCodec<In, Out> {
+    /// The next whole frame's body, bounded by [`MAX_FRAME`].
+    fn next_frame(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        match self.frames.decode(src) {
+            Ok(frame) => Ok(frame),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Err(FrameError::TooLarge(declared_len(src)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(frame: &[u8]) -> Result<T, FrameError> {
+    postcard::from_bytes::<T>(frame).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// An agent's frame as the client takes it: a command's output as a slice of the frame it
+/// came in (never copied), anything else as its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    Output {
+        id: CommandId,
+        stream: Stream,
+        data: Bytes,
+    },
+    /// Any other message (never `Output`).
+    Message(AgentMessage),
+}
+
+/// The client's codec: the same frames as `FrameCodec<AgentMessage, ClientMessage>`, with
+/// output decoded without a copy (at GB/s, the copy and its fresh allocation per frame were
+/// the client's largest cost).
+#[derive(Debug, Default)]
+pub struct ClientCodec(FrameCodec<AgentMessage, ClientMessage>);
+
+impl Decoder for ClientCodec {
+    type Item = Incoming;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, FrameError> {
+        let Some(mut frame) = self.0.next_frame(src)? else {
+            return Ok(None);
+        };
+        if let Some((id, stream, start)) = output_header(&frame) {
+            frame.advance(start);
+            let data = frame.freeze();
+            return Ok(Some(Incoming::Output { id, stream, data }));
+        }
+        deserialize::<AgentMessage>(&frame).map(|m| Some(Incoming::from(m)))
+    }
+}
+
+impl From<AgentMessage> for Incoming {
+    /// Output always comes as [`Incoming::Output`], whichever way it was decoded.
+    fn from(m: AgentMessage) -> Self {
+        match m {
+            AgentMessage::Output { id, stream, data } => Incoming::Output {
+                id,
+                stream,
+                data: Bytes::from(data),
+            },
+            m => Incoming::Message(m),
+        }
+    }
+}
+
+impl Encoder<ClientMessage> for ClientCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: ClientMessage, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.0.encode(item, dst)
+    }
+}
+
+/// Postcard's index of `AgentMessage::Output` (checked against postcard by the tests).
+const OUTPUT_VARIANT: u32 = 3;
+
+/// For a frame that is exactly an `AgentMessage::Output` as postcard writes it — variant
+/// index, id, stream, then the data's length and the data to the frame's end — its id, stream
+/// and where the data starts. Anything else is left to postcard, which gives the same answer
+/// or the error.
+fn output_header(frame: &[u8]) -> Option<(CommandId, Stream, usize)> {
+    let mut at = 0;
+    if varint_u32(frame, &mut at)? != OUTPUT_VARIANT {
+        return None;
+    }
+    let id = varint_u32(frame, &mut at)?;
+    let stream = match varint_u32(frame, &mut at)? {
+        0 => Stream::Stdout,
+        1 => Stream::Stderr,
+        _ => return None,
+    };
+    let len = varint_u32(frame, &mut at)? as usize;
+    (frame.len().checked_sub(at)? == len).then_some((id, stream, at))
+}
+
+/// A LEB128 `u32` at `*at` as postcard writes it (at most 5 bytes, no bits past 32).
+fn varint_u32(frame: &[u8], at: &mut usize) -> Option<u32> {
+    let mut value = 0u32;
+    for i in 0..5 {
+        let byte = *frame.get(*at)?;
+        *at += 1;
+        if i == 4 && byte > 0x0f {
+            return None;
+        }
+        value |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 fn declared_len(src: &BytesMut) -> usize {
@@ -113,6 +220,62 @@ mod tests {
 
     type ClientSide = FrameCodec<AgentMessage, ClientMessage>;
     type AgentSide = FrameCodec<ClientMessage, AgentMessage>;
+
+    /// What the client codec makes of a frame body, and what postcard alone does.
+    fn both_ways(body: &[u8]) -> (Result<Incoming, String>, Result<AgentMessage, String>) {
+        let mut framed = BytesMut::new();
+        framed.put_u32(body.len() as u32);
+        framed.extend_from_slice(body);
+        let fast = ClientCodec::default()
+            .decode(&mut framed)
+            .map(|m| m.expect("a whole frame"))
+            .map_err(|e| e.to_string());
+        let plain = postcard::from_bytes::<AgentMessage>(body).map_err(|e| e.to_string());
+        (fast, plain)
+    }
+
+    /// The client codec agrees with postcard: the same message, or both refuse.
+    fn agree(body: &[u8]) -> Result<(), TestCaseError> {
+        match both_ways(body) {
+            (Ok(Incoming::Output { id, stream, data }), plain) => prop_assert_eq!(
+                plain,
+                Ok(AgentMessage::Output {
+                    id,
+                    stream,
+                    data: data.to_vec()
+                })
+            ),
+            (Ok(Incoming::Message(m)), plain) => {
+                let is_output = matches!(m, AgentMessage::Output { .. });
+                prop_assert!(!is_output, "output came as a plain message");
+                prop_assert_eq!(plain, Ok(m))
+            }
+            (Err(_), plain) => prop_assert!(plain.is_err(), "postcard took {:?}", plain),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn output_is_sliced_from_the_frame_and_the_rest_decoded_as_usual() {
+        let output = AgentMessage::Output {
+            id: 300,
+            stream: Stream::Stderr,
+            data: vec![1, 2, 3],
+        };
+        let body = postcard::to_allocvec(&output).unwrap();
+        assert_eq!(body[0] as u32, OUTPUT_VARIANT, "postcard's index of Output");
+        assert_eq!(
+            both_ways(&body).0,
+            Ok(Incoming::Output {
+                id: 300,
+                stream: Stream::Stderr,
+                data: Bytes::from_static(&[1, 2, 3])
+            })
+        );
+        let started = AgentMessage::Started { id: 7, pid: 42 };
+        let body = postcard::to_allocvec(&started).unwrap();
+        assert_eq!(both_ways(&body).0, Ok(Incoming::Message(started)));
+    }
 
     #[test]
     fn messages_round_trip() {
@@ -215,6 +378,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_client_codec_agrees_with_postcard_on_any_output(
+            id in any::<u32>(), stderr in any::<bool>(),
+            data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let stream = if stderr { Stream::Stderr } else { Stream::Stdout };
+            let body = postcard::to_allocvec(&AgentMessage::Output { id, stream, data }).unwrap();
+            agree(&body)?;
+        }
+
+        #[test]
+        fn the_client_codec_agrees_with_postcard_on_any_bytes(
+            head in proptest::collection::vec(any::<u8>(), 0..12),
+            rest in proptest::collection::vec(any::<u8>(), 0..64)) {
+            // Mostly output-like heads: the variant index, then anything.
+            let mut body = vec![OUTPUT_VARIANT as u8];
+            body.extend_from_slice(&head);
+            body.extend_from_slice(&rest);
+            agree(&body)?;
+            agree(&head)?;
+        }
+
         // A hostile peer's bytes, cut anywhere: the decoder answers with frames, "need more" or
         // a typed error — never a panic, and never a frame over the limit.
         #[test]

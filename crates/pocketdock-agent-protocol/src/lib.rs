@@ -12,7 +12,7 @@
 pub mod auth;
 mod codec;
 
-pub use codec::{FrameCodec, FrameError};
+pub use codec::{ClientCodec, FrameCodec, FrameError, Incoming};
 
 use serde::{Deserialize, Serialize};
 

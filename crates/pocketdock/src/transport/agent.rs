@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, StreamExt};
 use pocketdock_agent_protocol::{
-    auth, AgentMessage, ClientMessage, Exit, FrameCodec, Spawn, Stream, OUTPUT_WINDOW,
+    auth, AgentMessage, ClientCodec, ClientMessage, Exit, Incoming, Spawn, Stream, OUTPUT_WINDOW,
     PROTOCOL_VERSION,
 };
 use std::pin::Pin;
@@ -56,8 +56,8 @@ pub(crate) enum ConnectError {
 /// exec's output and stdin (the bridge).
 pub(crate) type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
 pub(crate) type ByteWriter = Pin<Box<dyn AsyncWrite + Send>>;
-type Reader = FramedRead<ByteReader, FrameCodec<AgentMessage, ClientMessage>>;
-type Writer = FramedWrite<ByteWriter, FrameCodec<AgentMessage, ClientMessage>>;
+type Reader = FramedRead<ByteReader, ClientCodec>;
+type Writer = FramedWrite<ByteWriter, ClientCodec>;
 
 enum Event {
     Started,
@@ -288,8 +288,8 @@ async fn connect_socket(
 
 /// The agent proves the key before we write a byte; then we prove it, with a fresh nonce.
 async fn handshake(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<(Reader, Writer)> {
-    let mut reader = FramedRead::new(rd, FrameCodec::<AgentMessage, ClientMessage>::default());
-    let mut writer = FramedWrite::new(wr, FrameCodec::<AgentMessage, ClientMessage>::default());
+    let mut reader = FramedRead::new(rd, ClientCodec::default());
+    let mut writer = FramedWrite::new(wr, ClientCodec::default());
     let refused =
         |what: String| Error::communication(format!("the sandbox's agent socket: {what}"));
     let hello = match tokio::time::timeout(PEER_PATIENCE, reader.next()).await {
@@ -302,12 +302,12 @@ async fn handshake(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<(R
         Ok(Some(Err(e))) => return Err(refused(format!("the peer sent {e}"))),
         Ok(Some(Ok(m))) => m,
     };
-    let AgentMessage::Hello {
+    let Incoming::Message(AgentMessage::Hello {
         protocol,
         agent_version,
         nonce,
         tag,
-    } = hello
+    }) = hello
     else {
         return Err(refused("the peer did not start with a hello".into()));
     };
@@ -331,7 +331,9 @@ async fn handshake(rd: ByteReader, wr: ByteWriter, key: &auth::Key) -> Result<(R
         .await
         .map_err(|e| refused(e.to_string()))?;
     match tokio::time::timeout(PEER_PATIENCE, reader.next()).await {
-        Ok(Some(Ok(AgentMessage::Ready { tag }))) if auth::verify_ready(key, &ours, &tag) => {
+        Ok(Some(Ok(Incoming::Message(AgentMessage::Ready { tag }))))
+            if auth::verify_ready(key, &ours, &tag) =>
+        {
             Ok((reader, writer))
         }
         _ => Err(refused("the peer did not confirm the handshake".into())),
@@ -372,14 +374,14 @@ async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
             return;
         };
         let mut routes = shared.routes();
-        match msg {
-            AgentMessage::Output { id, stream, data } => {
+        let msg = match msg {
+            Incoming::Output { id, stream, data } => {
                 if let Some(tx) = routes.commands.get(&id) {
                     let kind = match stream {
                         Stream::Stdout => StreamKind::Stdout,
                         Stream::Stderr => StreamKind::Stderr,
                     };
-                    let _ = tx.send(Event::Output(kind, Bytes::from(data)));
+                    let _ = tx.send(Event::Output(kind, data));
                 } else {
                     // Nobody reads it any more (an abandoned command being killed): free the window.
                     let _ = shared.send(ClientMessage::Credit {
@@ -387,7 +389,13 @@ async fn read_loop(mut reader: Reader, shared: std::sync::Weak<Shared>) {
                         bytes: data.len() as u32,
                     });
                 }
+                continue;
             }
+            Incoming::Message(msg) => msg,
+        };
+        match msg {
+            // The codec gives output as `Incoming::Output`, handled above.
+            AgentMessage::Output { .. } => {}
             AgentMessage::Exited { id, exit } => {
                 if let Some(tx) = routes.commands.remove(&id) {
                     let _ = tx.send(Event::Exited(exit));
