@@ -322,6 +322,14 @@ impl Engine {
             .map_err(|e| self.fail(e, Ctx::Container(id)))
     }
 
+    /// Whether the engine answers `/_ping` (which takes no container's lock) within `patience`.
+    pub(crate) async fn answers(&self, patience: std::time::Duration) -> bool {
+        matches!(
+            tokio::time::timeout(patience, self.docker.ping()).await,
+            Ok(Ok(_))
+        )
+    }
+
     pub(crate) async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
         self.docker
             .inspect_container(id, None::<InspectContainerOptions>)

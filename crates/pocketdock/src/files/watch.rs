@@ -14,21 +14,26 @@ use crate::error::{Error, Result};
 
 /// How often a transfer looks at its container: a transfer shorter than this never does.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
-/// An engine that takes longer than this to say how a container is has stopped answering.
+/// How long one look at the container may take before the engine itself is asked.
+const LOOK_PATIENCE: Duration = Duration::from_secs(5);
+/// An engine that takes longer than this to answer at all has stopped answering.
 pub(super) const ENGINE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Ends, with the reason, once the container is removed or stopped or its engine stops
-/// answering; pending for as long as all is well.
+/// answering; pending for as long as all is well. A container whose state is slow to come is
+/// not trouble by itself: Docker locks a container whose forced removal waits for the very
+/// transfer under way, and answers for it once the transfer has ended.
 pub(super) async fn trouble(engine: Engine, id: String) -> Error {
     loop {
         tokio::time::sleep(LOOK_EVERY).await;
         let look = crate::exec::container_trouble(&engine, &id, Duration::ZERO);
-        match tokio::time::timeout(ENGINE_PATIENCE, look).await {
+        match tokio::time::timeout(LOOK_PATIENCE, look).await {
             Ok(None) => {}
             Ok(Some(e)) => return e,
+            Err(_) if engine.answers(ENGINE_PATIENCE).await => {}
             Err(_) => {
                 return Error::communication(format!(
-                    "the engine did not say in {} s how container {id} is, during a file transfer",
+                    "the engine did not answer for {} s during a file transfer (container {id})",
                     ENGINE_PATIENCE.as_secs()
                 ))
             }

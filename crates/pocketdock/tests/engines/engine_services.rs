@@ -162,7 +162,7 @@ fn a_push_ends_when_the_engine_stops_answering(e: &TestEngine) {
     service.signal_all(libc::SIGCONT);
     let pushed = pushed.expect("the push to end while the engine is silent");
     assert!(
-        matches!(pushed, Err(Error::SocketCommunication { ref detail }) if detail.contains("did not say")),
+        matches!(pushed, Err(Error::SocketCommunication { ref detail }) if detail.contains("did not answer")),
         "the push: {pushed:?}"
     );
 }
