@@ -146,6 +146,57 @@ fn output_header(frame: &[u8]) -> Option<(CommandId, Stream, usize)> {
     (frame.len().checked_sub(at)? == len).then_some((id, stream, at))
 }
 
+/// Most output bytes in one frame of [`encode_output`]: the frame stays under [`MAX_FRAME`].
+pub const MAX_JOINED_OUTPUT: usize = MAX_FRAME - 64;
+
+/// Appends the frame of `AgentMessage::Output` whose data is `pieces` one after the other,
+/// exactly as [`FrameCodec`] encodes it, without joining the pieces first: the agent sends the
+/// chunks of a stream queued behind a busy socket as one frame, for the price of one copy.
+pub fn encode_output<P: AsRef<[u8]>>(
+    id: CommandId,
+    stream: Stream,
+    pieces: &[P],
+    dst: &mut BytesMut,
+) -> Result<(), FrameError> {
+    let len: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
+    encode_output_header(id, stream, len, dst)?;
+    dst.reserve(len);
+    for p in pieces {
+        dst.extend_from_slice(p.as_ref());
+    }
+    Ok(())
+}
+
+/// Appends what comes before the data in [`encode_output`]'s frame of `len` bytes of output:
+/// the agent then moves the data itself from the command's pipe to the socket (splice), so
+/// that it never passes through the agent's memory.
+pub fn encode_output_header(
+    id: CommandId,
+    stream: Stream,
+    len: usize,
+    dst: &mut BytesMut,
+) -> Result<(), FrameError> {
+    if len > MAX_JOINED_OUTPUT {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut header = BytesMut::with_capacity(20);
+    for value in [OUTPUT_VARIANT, id, stream as u32, len as u32] {
+        put_varint_u32(&mut header, value);
+    }
+    dst.put_u32((header.len() + len) as u32);
+    dst.extend_from_slice(&header);
+    Ok(())
+}
+
+/// A `u32` as postcard writes it (LEB128).
+fn put_varint_u32(dst: &mut BytesMut, mut value: u32) {
+    while value >= 0x80 {
+        dst.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    dst.put_u8(value as u8);
+}
+
 /// A LEB128 `u32` at `*at` as postcard writes it (at most 5 bytes, no bits past 32).
 fn varint_u32(frame: &[u8], at: &mut usize) -> Option<u32> {
     let mut value = 0u32;
@@ -253,6 +304,18 @@ mod tests {
             (Err(_), plain) => prop_assert!(plain.is_err(), "postcard took {:?}", plain),
         }
         Ok(())
+    }
+
+    #[test]
+    fn joined_output_over_the_limit_is_refused_and_writes_nothing() {
+        let pieces = [vec![0u8; MAX_JOINED_OUTPUT], vec![1]];
+        let mut dst = BytesMut::new();
+        let err = encode_output(1, Stream::Stdout, &pieces, &mut dst).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge(n) if n == MAX_JOINED_OUTPUT + 1));
+        assert!(dst.is_empty());
+        encode_output(1, Stream::Stdout, &pieces[..1], &mut dst).unwrap();
+        assert!(dst.len() <= 4 + MAX_FRAME);
+        assert!(ClientCodec::default().decode(&mut dst).unwrap().is_some());
     }
 
     #[test]
@@ -426,6 +489,22 @@ mod tests {
                     }
                 }
             }
+        }
+
+        // Chunks joined into one frame: byte for byte the frame of their concatenation.
+        #[test]
+        fn joined_output_is_the_frame_of_the_concatenation(
+            id in any::<u32>(), stderr in any::<bool>(),
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..6)) {
+            let stream = if stderr { Stream::Stderr } else { Stream::Stdout };
+            let mut joined = BytesMut::new();
+            encode_output(id, stream, &pieces, &mut joined).unwrap();
+            let data = pieces.concat();
+            let mut plain = BytesMut::new();
+            AgentSide::default().encode(AgentMessage::Output { id, stream, data: data.clone() }, &mut plain).unwrap();
+            prop_assert_eq!(&joined, &plain);
+            let decoded = ClientCodec::default().decode(&mut joined).unwrap();
+            prop_assert_eq!(decoded, Some(Incoming::Output { id, stream, data: Bytes::from(data) }));
         }
 
         // Valid frames split at arbitrary points decode to exactly what was sent.

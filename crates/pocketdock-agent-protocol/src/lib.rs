@@ -12,7 +12,10 @@
 pub mod auth;
 mod codec;
 
-pub use codec::{ClientCodec, FrameCodec, FrameError, Incoming};
+pub use codec::{
+    encode_output, encode_output_header, ClientCodec, FrameCodec, FrameError, Incoming,
+    MAX_JOINED_OUTPUT,
+};
 
 use serde::{Deserialize, Serialize};
 
