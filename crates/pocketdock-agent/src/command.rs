@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pocketdock_agent_protocol::{AgentMessage, Exit, Spawn, Stream, MAX_CHUNK, OUTPUT_WINDOW};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::server::Outbox;
+use crate::outbox::{Outbox, Outgoing};
+use crate::splice::{PipeOutput, Spliced};
 
 /// A running command, as the connection sees it.
 #[derive(Debug)]
@@ -230,10 +231,13 @@ async fn supervise(
     timeout: Option<Duration>,
     ended: mpsc::UnboundedSender<u32>,
 ) {
+    // A terminal is no pipe: the kernel cannot splice from it.
+    let spliceable = stderr.is_some();
     let out = tokio::spawn(forward(
         id,
         Stream::Stdout,
         stdout,
+        spliceable,
         credit.clone(),
         shared.clone(),
         outbox.clone(),
@@ -244,6 +248,7 @@ async fn supervise(
             id,
             Stream::Stderr,
             stderr,
+            spliceable,
             credit,
             shared.clone(),
             outbox.clone(),
@@ -270,11 +275,14 @@ async fn supervise(
     let mut exit = match report {
         Report::Exited(exit) => exit,
         Report::NotStarted(code, message) => {
-            let _ = outbox.data.send(AgentMessage::Output {
-                id,
-                stream: Stream::Stderr,
-                data: format!("pocketdock: {message}\n").into_bytes(),
-            });
+            let _ = outbox.data.send(
+                AgentMessage::Output {
+                    id,
+                    stream: Stream::Stderr,
+                    data: format!("pocketdock: {message}\n").into_bytes(),
+                }
+                .into(),
+            );
             Exit::NotStarted(code)
         }
     };
@@ -305,7 +313,7 @@ async fn supervise(
             exit = Exit::OomKilled(128 + libc::SIGKILL);
         }
     }
-    let _ = outbox.data.send(AgentMessage::Exited { id, exit });
+    let _ = outbox.data.send(AgentMessage::Exited { id, exit }.into());
     let _ = ended.send(id);
     if RUNNING.fetch_sub(1, Ordering::SeqCst) == 1 {
         give_back_memory();
@@ -359,17 +367,103 @@ async fn read_reports(id: u32, control: tokio::net::UnixStream, outbox: &Outbox)
     }
 }
 
-/// The first read buffer of a command's stream.
-const FIRST_READ: usize = 16 * 1024;
+/// The pipe size a fast writer's stream gets: room for it to write on while the agent sends.
+const MAX_PIPE: usize = 1 << 20;
 
-/// Copies one stream of the command to the client, never more than its window ahead.
+/// A spliced frame this large found the pipe full at its default size.
+const FULL_DEFAULT_PIPE: usize = 64 * 1024;
+
+/// Copies one stream of the command to the client, never more than its window ahead: spliced
+/// from the pipe where the kernel can, read and sent otherwise (a terminal, a client gone).
 async fn forward(
     id: u32,
     stream: Stream,
-    mut pipe: impl AsyncRead + Unpin,
+    pipe: pipe::Receiver,
+    spliceable: bool,
     credit: Arc<Semaphore>,
     shared: Arc<Shared>,
     outbox: Outbox,
+) {
+    let pipe = Arc::new(pipe);
+    if spliceable && splice_until_done(id, stream, &pipe, &credit, &shared, &outbox).await {
+        return;
+    }
+    read_and_send(id, stream, &pipe, &credit, &shared, &outbox).await;
+}
+
+/// Hands the pipe to the connection's writer each time it has output, and waits for the frame
+/// to be sent before looking again. `true`: the stream has ended; `false`: read it instead.
+async fn splice_until_done(
+    id: u32,
+    stream: Stream,
+    pipe: &Arc<pipe::Receiver>,
+    credit: &Arc<Semaphore>,
+    shared: &Shared,
+    outbox: &Outbox,
+) -> bool {
+    let mut grown = false;
+    loop {
+        if shared.disconnected.load(Ordering::SeqCst) {
+            return false;
+        }
+        if pipe.readable().await.is_err() {
+            return true;
+        }
+        match credit.acquire_many(1).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false, // closed: the client is gone
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let output = PipeOutput {
+            id,
+            stream,
+            pipe: pipe.clone(),
+            credit: credit.clone(),
+            done,
+        };
+        if outbox.data.send(Outgoing::Pipe(output)).is_err() {
+            shared.disconnected.store(true, Ordering::SeqCst);
+            return false;
+        }
+        match answer.await {
+            Ok(Spliced::Sent(n)) => {
+                if n >= FULL_DEFAULT_PIPE && !grown {
+                    crate::sys::grow_pipe(&**pipe, MAX_PIPE);
+                    grown = true;
+                }
+            }
+            Ok(Spliced::Empty) => {
+                credit.add_permits(1);
+                // Nothing was waiting: the end, or a wake-up without data (this read clears it).
+                let mut data = Vec::with_capacity(FIRST_READ);
+                match pipe.try_read_buf(&mut data) {
+                    Ok(0) => return true,
+                    Ok(_) => send_read(id, stream, data, credit, shared, outbox).await,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return true,
+                }
+            }
+            Ok(Spliced::Unsupported) => return false,
+            // The writer is gone: so is the client.
+            Err(_) => {
+                shared.disconnected.store(true, Ordering::SeqCst);
+                return false;
+            }
+        }
+    }
+}
+
+/// The first read buffer of a command's stream.
+const FIRST_READ: usize = 16 * 1024;
+
+/// Reads the stream and sends what it read; once the client is gone, reads and drops it.
+async fn read_and_send(
+    id: u32,
+    stream: Stream,
+    pipe: &pipe::Receiver,
+    credit: &Semaphore,
+    shared: &Shared,
+    outbox: &Outbox,
 ) {
     // Small first: most commands write little, and a big buffer per stream per command costs
     // an mmap each and leaves the heap fragmented. A full read grows it, up to a chunk. Each
@@ -377,27 +471,51 @@ async fn forward(
     let mut size = FIRST_READ;
     loop {
         let mut data = Vec::with_capacity(size);
-        let n = match pipe.read_buf(&mut data).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
+        let n = loop {
+            if pipe.readable().await.is_err() {
+                return;
+            }
+            match pipe.try_read_buf(&mut data) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            }
         };
+        if n == 0 {
+            return;
+        }
         if n == size && size < MAX_CHUNK {
             size = (size * 4).min(MAX_CHUNK);
+            if size == MAX_CHUNK {
+                crate::sys::grow_pipe(pipe, MAX_PIPE);
+            }
         }
-        if shared.disconnected.load(Ordering::SeqCst) {
-            continue;
-        }
-        match credit.acquire_many(n as u32).await {
-            Ok(permit) => permit.forget(),
-            Err(_) => continue, // closed: the client is gone
-        }
-        FORWARDED.fetch_add(n, Ordering::Relaxed);
-        if outbox
-            .data
-            .send(AgentMessage::Output { id, stream, data })
-            .is_err()
-        {
-            shared.disconnected.store(true, Ordering::SeqCst);
-        }
+        send_read(id, stream, data, credit, shared, outbox).await;
+    }
+}
+
+/// Sends output read from the stream, within the window; drops it once the client is gone.
+async fn send_read(
+    id: u32,
+    stream: Stream,
+    data: Vec<u8>,
+    credit: &Semaphore,
+    shared: &Shared,
+    outbox: &Outbox,
+) {
+    if shared.disconnected.load(Ordering::SeqCst) {
+        return;
+    }
+    match credit.acquire_many(data.len() as u32).await {
+        Ok(permit) => permit.forget(),
+        Err(_) => return, // closed: the client is gone
+    }
+    FORWARDED.fetch_add(data.len(), Ordering::Relaxed);
+    if outbox
+        .data
+        .send(AgentMessage::Output { id, stream, data }.into())
+        .is_err()
+    {
+        shared.disconnected.store(true, Ordering::SeqCst);
     }
 }

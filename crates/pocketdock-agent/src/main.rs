@@ -10,8 +10,10 @@
 mod bridge;
 mod command;
 mod init;
+mod outbox;
 mod server;
 mod shim;
+mod splice;
 mod sys;
 mod tree;
 mod users;

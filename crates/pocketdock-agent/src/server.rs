@@ -14,18 +14,10 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::command::Running;
 use crate::init::Agent;
+use crate::outbox::Outbox;
 
 /// How long a client may take to prove the key.
 const AUTH_PATIENCE: Duration = Duration::from_secs(10);
-
-/// The two queues a connection writes from. Control answers go first; a command's output and
-/// its exit share one queue so that the exit never overtakes the output, and each command's
-/// output in it is bounded by its flow-control window.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    pub control: mpsc::UnboundedSender<AgentMessage>,
-    pub data: mpsc::UnboundedSender<AgentMessage>,
-}
 
 pub async fn connection(agent: Arc<Agent>, stream: UnixStream) {
     let (rd, wr) = stream.into_split();
@@ -56,34 +48,13 @@ pub async fn connection(agent: Arc<Agent>, stream: UnixStream) {
     if writer.send(ready).await.is_err() {
         return;
     }
-    let (control_tx, mut control_rx) = mpsc::unbounded_channel();
-    let (data_tx, mut data_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (data_tx, data_rx) = mpsc::unbounded_channel();
     let outbox = Outbox {
         control: control_tx,
         data: data_tx,
     };
-    let writing = tokio::spawn(async move {
-        loop {
-            let msg = tokio::select! {
-                biased;
-                Some(m) = control_rx.recv() => m,
-                Some(m) = data_rx.recv() => m,
-                else => break,
-            };
-            // Batch what is already queued into one write.
-            if writer.feed(msg).await.is_err() {
-                break;
-            }
-            while let Ok(m) = control_rx.try_recv().or_else(|_| data_rx.try_recv()) {
-                if writer.feed(m).await.is_err() {
-                    return;
-                }
-            }
-            if writer.flush().await.is_err() {
-                break;
-            }
-        }
-    });
+    let writing = tokio::spawn(crate::outbox::write_loop(writer, control_rx, data_rx));
     let mut commands: HashMap<u32, Running> = HashMap::new();
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<u32>();
     loop {
