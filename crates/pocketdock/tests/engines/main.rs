@@ -50,6 +50,9 @@ fn main() {
     if let Ok(socket) = std::env::var(orphans::HOLDER_SOCKET) {
         orphans::hold_sandboxes(&socket);
     }
+    if let Ok(spec) = std::env::var(streaming::FLOOD_CLIENT) {
+        streaming::read_a_flood(&spec);
+    }
     let mut args = Arguments::from_args();
     // Engine round-trips dominate, not CPU: run more cases at once than there are cores.
     if args.test_threads.is_none() {

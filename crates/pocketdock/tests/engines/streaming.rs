@@ -1,10 +1,12 @@
 //! Streaming mode: chunks as they arrive, whole characters, the final result, timeouts, drops.
 
+use std::io::BufRead;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pocketdock::{StreamChunk, StreamKind};
+use pocketdock::{find_container, StreamChunk, StreamKind, Transport};
 
-use crate::support::{eventually, processes, unique, unique_sleep, TestEngine};
+use crate::support::{eventually, expected_transport, processes, unique, unique_sleep, TestEngine};
 use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -16,6 +18,8 @@ pub fn cases() -> Vec<Case> {
         invalid_bytes_in_a_stream_become_one_replacement_each,
         stream_timeout_kills_and_reports,
         dropping_a_stream_kills_the_command,
+        large_output_on_both_streams_arrives_exact,
+        a_client_killed_mid_flood_leaves_the_sandbox_serving,
     ]
 }
 
@@ -140,4 +144,90 @@ fn dropping_a_stream_kills_the_command(e: &TestEngine) {
         "the abandoned command to be killed",
         || !processes(&c).iter().any(|p| p.contains(&n.to_string())),
     );
+}
+
+fn large_output_on_both_streams_arrives_exact(e: &TestEngine) {
+    // Two writers at once, 24 MiB of random text each: every byte in order on its own stream,
+    // however the agent cuts, joins or splices the frames.
+    let c = e.shared();
+    let (out, err) = (
+        format!("/tmp/{}", unique("out")),
+        format!("/tmp/{}", unique("err")),
+    );
+    let make = |file: &str| format!("head -c 18000000 /dev/urandom | base64 | tee {file}");
+    let mut s = c
+        .command(format!("{} & {} >&2; wait", make(&out), make(&err)))
+        .max_output(0)
+        .timeout(Duration::from_secs(120))
+        .stream()
+        .unwrap();
+    let chunks = collect(s.by_ref());
+    assert!(s.result().unwrap().ok(), "{:?}", s.result());
+    for (kind, file) in [(StreamKind::Stdout, &out), (StreamKind::Stderr, &err)] {
+        let sent = String::from_utf8(c.read_file(file).unwrap()).unwrap();
+        let got = text_of(&chunks, kind);
+        assert_eq!(got.len(), sent.len(), "{kind:?}: bytes");
+        assert!(got == sent, "{kind:?}: the bytes differ");
+    }
+    c.run(format!("rm -f {out} {err}")).unwrap();
+}
+
+/// The variable that makes this test binary a flood's client instead of a test run: the
+/// sandbox's name and its engine's socket, then a marker for the flood.
+pub const FLOOD_CLIENT: &str = "POCKETDOCK_TEST_FLOOD_CLIENT";
+
+/// As a child process: streams a flood from the sandbox, says so once output arrives, and
+/// reads on until it is killed.
+#[allow(clippy::print_stdout)] // the parent waits for our line
+pub fn read_a_flood(spec: &str) -> ! {
+    let mut parts = spec.splitn(3, ' ');
+    let (name, socket, mark) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let c = find_container(name, Some(std::path::Path::new(socket))).unwrap();
+    let mut s = c
+        .command(format!("yes {mark}"))
+        .max_output(0)
+        .stream()
+        .unwrap();
+    s.next().unwrap().unwrap();
+    println!("flooding");
+    for chunk in s {
+        chunk.unwrap();
+    }
+    unreachable!("the flood never ends by itself");
+}
+
+fn a_client_killed_mid_flood_leaves_the_sandbox_serving(e: &TestEngine) {
+    let c = e.sandbox();
+    let mark = unique("flood");
+    let mut client = Command::new(std::env::current_exe().unwrap())
+        .env(
+            FLOOD_CLIENT,
+            format!("{} {} {mark}", c.name(), e.socket.display()),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(client.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "flooding\n");
+    client.kill().unwrap(); // SIGKILL, with output in flight
+    client.wait().unwrap();
+    // The sandbox serves on; a flood nobody reads any more costs its agent no memory.
+    assert_eq!(c.run("echo alive").unwrap().stdout, "alive\n");
+    if expected_transport() == Transport::Agent {
+        let rss = c.run("awk '/VmRSS/ {print $2}' /proc/1/status").unwrap();
+        let kib: u64 = rss.stdout.trim().parse().unwrap();
+        assert!(kib < 32 * 1024, "the agent holds {kib} KiB");
+    }
+    c.run(format!("pkill -f {mark}; true")).unwrap();
+    eventually(Duration::from_secs(10), "the flood ends", || {
+        !processes(&c).iter().any(|p| p.contains(&mark))
+    });
+    assert_eq!(c.run("echo still").unwrap().stdout, "still\n");
 }
