@@ -315,6 +315,7 @@ async fn supervise(
     }
     let _ = outbox.data.send(AgentMessage::Exited { id, exit }.into());
     let _ = ended.send(id);
+    HEAP_USED.fetch_add(HEAP_PER_COMMAND, Ordering::Relaxed);
     if RUNNING.fetch_sub(1, Ordering::SeqCst) == 1 {
         give_back_memory();
     }
@@ -322,16 +323,20 @@ async fn supervise(
 
 /// Commands running in this agent, on every connection.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
-/// Output bytes forwarded since the heap was last trimmed.
-static FORWARDED: AtomicUsize = AtomicUsize::new(0);
+/// Roughly the heap passed through since it was last trimmed: output read, and commands run.
+static HEAP_USED: AtomicUsize = AtomicUsize::new(0);
 
-/// Once the agent is idle after much output, returns the freed heap to the kernel: glibc keeps
-/// it otherwise, and PID 1 of every sandbox should stay small while it waits.
+/// A command's own share (its first read buffers, its bookkeeping).
+const HEAP_PER_COMMAND: usize = 2 * FIRST_READ;
+
+/// Once the agent is idle after much work, returns the freed heap to the kernel: glibc keeps
+/// it (told so while busy, see `sys::keep_heap_while_busy`), and PID 1 of every sandbox should
+/// stay small while it waits.
 fn give_back_memory() {
-    if FORWARDED.load(Ordering::SeqCst) < TRIM_AFTER {
+    if HEAP_USED.load(Ordering::SeqCst) < TRIM_AFTER {
         return;
     }
-    FORWARDED.store(0, Ordering::SeqCst);
+    HEAP_USED.store(0, Ordering::SeqCst);
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only releases free memory of the allocator.
     unsafe {
@@ -510,7 +515,7 @@ async fn send_read(
         Ok(permit) => permit.forget(),
         Err(_) => return, // closed: the client is gone
     }
-    FORWARDED.fetch_add(data.len(), Ordering::Relaxed);
+    HEAP_USED.fetch_add(data.len(), Ordering::Relaxed);
     if outbox
         .data
         .send(AgentMessage::Output { id, stream, data }.into())
