@@ -330,8 +330,7 @@ static HEAP_USED: AtomicUsize = AtomicUsize::new(0);
 const HEAP_PER_COMMAND: usize = 2 * FIRST_READ;
 
 /// Once the agent is idle after much work, returns the freed heap to the kernel: glibc keeps
-/// it (told so while busy, see `sys::keep_heap_while_busy`), and PID 1 of every sandbox should
-/// stay small while it waits.
+/// some otherwise, and PID 1 of every sandbox should stay small while it waits.
 fn give_back_memory() {
     if HEAP_USED.load(Ordering::SeqCst) < TRIM_AFTER {
         return;

@@ -45,7 +45,6 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let agent = Arc::new(Agent { key, default_user });
-    crate::sys::keep_heap_while_busy();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

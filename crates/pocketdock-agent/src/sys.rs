@@ -100,15 +100,3 @@ pub fn oom_kills() -> Option<u64> {
 pub fn grow_pipe(pipe: &impl AsRawFd, size: usize) {
     unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
 }
-
-/// A command's output goes through 256 KiB buffers: glibc would take each from the kernel and
-/// give it back (brk, then page faults on fresh pages) thousands of times a second. The heap is
-/// kept while busy instead; the agent trims it itself once idle (see `command`).
-pub fn keep_heap_while_busy() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only tunes the allocator, before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-    }
-}
