@@ -19,7 +19,9 @@ pub fn agent_figures(c: &Container, socket: &Path, plan: &Plan, s: &mut Samples)
         s.cli_run_ms = cli_runs(cli, socket, c.name(), plan)?;
     }
     s.concurrent_runs_per_s.push(concurrent_runs(c)?);
-    s.stream_gib_gb_s.push(stream_gib(c)?);
+    for _ in 0..plan.stream_iters {
+        s.stream_gib_gb_s.push(stream_gib(c)?);
+    }
     if plan.agent {
         let status = c.run("cat /proc/1/status")?;
         s.agent_idle_rss_kib = status

@@ -80,6 +80,9 @@ struct Args {
     /// Measured CLI runs.
     #[arg(long, default_value_t = 20)]
     cli_runs: usize,
+    /// Measured 1 GiB streams (the median is shown: one alone moves with the machine).
+    #[arg(long, default_value_t = 3)]
+    stream_iters: usize,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         agent: true,
         cli,
         cli_runs: args.cli_runs,
+        stream_iters: args.stream_iters,
         warmup: args.warmup,
         runs: args.runs,
         create_iters: args.create_iters,

@@ -31,6 +31,8 @@ pub struct Plan {
     pub create_iters: usize,
     pub shutdown_iters: usize,
     pub throughput_iters: usize,
+    /// Measured 1 GiB streams.
+    pub stream_iters: usize,
     /// Measured `write_file`s of the payload, then as many `read_file`s of it.
     pub file_iters: usize,
     /// Measured session `send_and_wait("true")` calls (after `warmup` unmeasured ones).
