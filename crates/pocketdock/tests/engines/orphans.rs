@@ -1,12 +1,9 @@
 //! Sandboxes whose holder died: a child process that holds sandboxes is SIGKILLed, and what it
 //! held is removed by `prune_orphans`, while sandboxes of live processes stay.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-
 use pocketdock::{create_new_container, prune_orphans};
 
-use crate::support::{RemoveOnDrop, TestEngine};
+use crate::support::{helper_process, RemoveOnDrop, TestEngine};
 
 pub fn cases() -> Vec<crate::Case> {
     crate::cases![a_killed_holder_leaves_its_sandboxes_to_prune_orphans]
@@ -32,15 +29,7 @@ pub fn hold_sandboxes(socket: &str) -> ! {
 }
 
 fn a_killed_holder_leaves_its_sandboxes_to_prune_orphans(e: &TestEngine) {
-    let mut holder = Command::new(std::env::current_exe().unwrap())
-        .env(HOLDER_SOCKET, &e.socket)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut holder, line) = helper_process(HOLDER_SOCKET, &e.socket.to_string_lossy());
     let ids: Vec<String> = line.split_whitespace().map(String::from).collect();
     assert_eq!(ids.len(), 2, "the holder said {line:?}");
     let _guards: Vec<_> = ids.iter().map(|id| RemoveOnDrop(e, id.clone())).collect();

@@ -1,12 +1,12 @@
 //! Streaming mode: chunks as they arrive, whole characters, the final result, timeouts, drops.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pocketdock::{find_container, StreamChunk, StreamKind, Transport};
 
-use crate::support::{eventually, expected_transport, processes, unique, unique_sleep, TestEngine};
+use crate::support::{
+    eventually, expected_transport, helper_process, processes, unique, unique_sleep, TestEngine,
+};
 use crate::{cases, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -203,18 +203,8 @@ pub fn read_a_flood(spec: &str) -> ! {
 fn a_client_killed_mid_flood_leaves_the_sandbox_serving(e: &TestEngine) {
     let c = e.sandbox();
     let mark = unique("flood");
-    let mut client = Command::new(std::env::current_exe().unwrap())
-        .env(
-            FLOOD_CLIENT,
-            format!("{} {} {mark}", c.name(), e.socket.display()),
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(client.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let spec = format!("{} {} {mark}", c.name(), e.socket.display());
+    let (mut client, line) = helper_process(FLOOD_CLIENT, &spec);
     assert_eq!(line, "flooding\n");
     client.kill().unwrap(); // SIGKILL, with output in flight
     client.wait().unwrap();

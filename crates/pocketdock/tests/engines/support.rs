@@ -321,3 +321,19 @@ fn rand_u32() -> u32 {
 pub fn unique_sleep() -> u32 {
     100_000 + rand_u32() % 800_000
 }
+
+/// This test binary run again as a helper process (`main` turns it into one when `var` is
+/// set): its stdout piped, and the first line it says (it says one when it is ready).
+pub fn helper_process(var: &str, value: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(var, value)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
