@@ -110,6 +110,9 @@ const BOOTSTRAP_VERSION: ClientVersion = ClientVersion {
 /// How long a stop waits for the engine's container list to agree (see `stop_container`).
 const LIST_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Tries of a paused commit whose freeze the engine could not make (see `Engine::commit`).
+const COMMIT_TRIES: u64 = 4;
+
 /// Request head timeout in seconds (streams are not bounded by it).
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
@@ -351,6 +354,7 @@ impl Engine {
     }
 
     /// Commits the container's filesystem as `repo:tag`; returns the image id.
+    /// A freeze the engine could not make is tried again, up to [`COMMIT_TRIES`] times.
     pub(crate) async fn commit(&self, id: &str, repo: &str, tag: &str) -> Result<String> {
         let opts = |pause| bollard::query_parameters::CommitContainerOptions {
             container: Some(id.to_string()),
@@ -363,14 +367,26 @@ impl Engine {
             self.docker
                 .commit_container(opts(pause), bollard::models::ContainerConfig::default())
         };
-        let created = match commit(true).await {
-            // Rootless Podman on cgroup v1 cannot freeze a container: commit it running.
-            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
-                if message.contains("can not pause") =>
-            {
-                commit(false).await
+        let mut tries = 0;
+        let created = loop {
+            tries += 1;
+            match commit(true).await {
+                // Rootless Podman on cgroup v1 cannot freeze a container: commit it running.
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("can not pause") =>
+                {
+                    break commit(false).await;
+                }
+                // Podman's "pausing container … to commit: `runc pause …` failed": cgroup v1's
+                // freezer gives up while the container's processes are starting or ending (an
+                // exec just finished, say). It is transient: a moment later the freeze takes.
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("pausing container") && tries < COMMIT_TRIES =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                }
+                other => break other,
             }
-            other => other,
         }
         .map_err(|e| self.fail(e, Ctx::Container(id)))?;
         Ok(created.id)
