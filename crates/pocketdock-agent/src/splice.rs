@@ -68,7 +68,7 @@ pub async fn move_exactly(
     while left > 0 {
         socket.writable().await?;
         let moved = socket.try_io(Interest::WRITABLE, || {
-            let n = unsafe {
+            crate::sys::check(unsafe {
                 libc::splice(
                     pipe.as_raw_fd(),
                     std::ptr::null_mut(),
@@ -77,12 +77,8 @@ pub async fn move_exactly(
                     left,
                     libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
                 )
-            };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            }
+            })
+            .map(|n| n as usize)
         });
         match moved {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),

@@ -3,8 +3,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-pub fn check(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
+/// A system call's result, or the error it left in errno (any call that answers < 0 on failure).
+pub fn check<T: PartialOrd + Default>(r: T) -> io::Result<T> {
+    if r < T::default() {
         Err(io::Error::last_os_error())
     } else {
         Ok(r)
