@@ -326,7 +326,9 @@ static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Roughly the heap passed through since it was last trimmed: output read, and commands run.
 static HEAP_USED: AtomicUsize = AtomicUsize::new(0);
 
-/// A command's own share (its first read buffers, its bookkeeping).
+/// What one command counts for (its tasks, channels and shim's control socket; a read buffer
+/// when its output is read rather than spliced): an agent that ran many small commands trims
+/// too, at most once every few dozen.
 const HEAP_PER_COMMAND: usize = 2 * FIRST_READ;
 
 /// Once the agent is idle after much work, returns the freed heap to the kernel: glibc keeps
